@@ -1,0 +1,1 @@
+"""Signal families. Each module turns the flows table into findings (see ``base.CheckResult``)."""

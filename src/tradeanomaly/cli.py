@@ -1,0 +1,122 @@
+"""Command line. Parses arguments, calls one library function, writes its result; nothing else.
+
+Library errors (:class:`~tradeanomaly.errors.TradeAnomalyError`) become clean messages with exit code 1 (2 for
+usage errors); heavy modules are imported inside the commands so that ``tradeanomaly --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+
+import click
+
+from . import __version__
+from .errors import TradeAnomalyError
+
+#: command name -> "module:attribute" of its click command (loaded only when used or listed)
+COMMANDS = {
+    "synth": "tradeanomaly.commands.synth:synth",
+    "ingest": "tradeanomaly.commands.ingest:ingest",
+    "run": "tradeanomaly.commands.run:run",
+    "mirror": "tradeanomaly.commands.mirror:mirror",
+    "benford": "tradeanomaly.commands.benford:benford",
+    "signatures": "tradeanomaly.commands.signatures:signatures",
+    "evaluate": "tradeanomaly.commands.evaluate:evaluate",
+    "explain": "tradeanomaly.commands.explain:explain",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (keeps ``--help`` and startup fast)."""
+
+    def list_commands(self, ctx):
+        return [name for name in COMMANDS if self._load(name) is not None]
+
+    def get_command(self, ctx, name):
+        return self._load(name)
+
+    @staticmethod
+    @functools.cache
+    def _load(name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                return None  # command not built in this version
+            raise
+        return getattr(mod, attr)
+
+
+def handle_errors(func):
+    """Turn library errors into ``click.ClickException`` (message, exit code 1), never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except TradeAnomalyError as exc:
+            raise click.ClickException(str(exc)) from None
+        except FileNotFoundError as exc:
+            raise click.ClickException(f"{exc.filename}: file not found") from None
+        except MemoryError:
+            raise click.ClickException(
+                "out of memory: read the input in parts (tradeanomaly ingest) or use --engine dask") from None
+
+    return wrapper
+
+
+# -- shared options, written once ------------------------------------------------------------------------------
+
+def source_options(func):
+    """``--source SRC [--map MAP] FILE...``"""
+    func = click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=True))(func)
+    func = click.option("--map", "column_map", type=click.Path(exists=True, dir_okay=False),
+                        help="YAML column map for --source table (see configs/maps/).")(func)
+    func = click.option("--source", "source", default="canonical", show_default=True,
+                        help="Input format: canonical, imf-dots, comtrade, baci, census, china-customs, table.")(func)
+    return func
+
+
+def out_option(default=None, required=False):
+    def deco(func):
+        return click.option("--out", "out", type=click.Path(file_okay=False), default=default,
+                            required=required, show_default=default is not None,
+                            help="Output folder.")(func)
+    return deco
+
+
+def config_option(func):
+    return click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+                        help="YAML configuration (see configs/).")(func)
+
+
+def quiet_option(func):
+    return click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")(func)
+
+
+def progress(quiet: bool):
+    """A callback that prints progress to stderr unless ``quiet``."""
+    if quiet:
+        return lambda msg: None
+    return lambda msg: click.echo(msg, err=True)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tradeanomaly")
+def main():
+    """tradeanomaly: fraud signals in international trade statistics.
+
+    Reads publishers' trade tables (IMF DOTS, UN Comtrade, CEPII BACI, US Census, China Customs, any CSV or
+    Parquet with a column map), runs mirror-gap, Benford and signature checks, scores them with a pyod ensemble
+    and writes ranked, explained reports. `tradeanomaly run` with no arguments works on the embedded sample.
+    """
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

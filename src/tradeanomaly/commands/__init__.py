@@ -1,0 +1,1 @@
+"""Click commands, one module each; ``cli.py`` assembles them. Modules import heavy libraries lazily."""
