@@ -174,3 +174,12 @@ def read_bytes_head(path: Path, n: int = 4096) -> bytes:
 
 def stream_or_path(obj) -> io.IOBase | Path:
     return obj if hasattr(obj, "read") else Path(obj)
+
+
+def write_flows_parquet(df: pd.DataFrame, path) -> None:
+    """Write a flows table to Parquet with the declared column order (a path or a binary stream)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(coerce_flows(df), preserve_index=False)
+    pq.write_table(table, path, compression="zstd")

@@ -1,0 +1,50 @@
+"""``tradeanomaly ingest``: read publisher files into the flows table (Parquet) and its ledger."""
+
+from __future__ import annotations
+
+import click
+
+from ..cli import handle_errors, out_option, source_options
+
+
+@click.command()
+@source_options
+@out_option(required=True)
+@handle_errors
+def ingest(source, column_map, files, out):
+    """Read input files into OUT/flows.parquet and OUT/ledger.json; print the ledger.
+
+    FILE... are read in the --source format (with --map for the `table` format).
+
+    Every input row is either kept or counted under a reason (duplicate, non_numeric_value, aggregate_area,
+    unknown_country, ...): rows in = rows kept + rows set aside.
+    """
+    from pathlib import Path
+
+    from ..sources import read_source
+    from ..sources.base import write_flows_parquet
+    from ..schema import ledgers_to_json
+
+    if not files:
+        raise click.UsageError("give at least one input FILE")
+    result = read_source(source, list(files), column_map=column_map)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_flows_parquet(result.flows, out_dir / "flows.parquet")
+    (out_dir / "ledger.json").write_text(ledgers_to_json([result.ledger]), encoding="utf-8")
+    click.echo(format_ledger(result.ledger))
+    click.echo(f"wrote {out_dir / 'flows.parquet'} ({len(result.flows):,} flows) and {out_dir / 'ledger.json'}")
+
+
+def format_ledger(ledger) -> str:
+    lines = [f"ledger {ledger.stage}: {ledger.rows_in:,} {ledger.unit}s in"]
+    width = max([len(k) for k in ledger.counts] + [4])
+    for reason, n in ledger.counts.items():
+        ex = ledger.examples.get(reason)
+        hint = ""
+        if ex and reason != "kept":
+            hint = "  e.g. " + ", ".join(f"{k}={v!r}" for k, v in list(ex[0].items())[:6])
+        lines.append(f"  {reason:<{width}}  {n:>12,}{hint}")
+    for note in ledger.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)

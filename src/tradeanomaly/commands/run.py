@@ -1,0 +1,51 @@
+"""``tradeanomaly run``: the whole analysis and its reports; with no arguments, on the embedded sample."""
+
+from __future__ import annotations
+
+import click
+
+from ..cli import config_option, handle_errors, progress, quiet_option
+
+
+@click.command()
+@config_option
+@click.option("--source", "source", default=None,
+              help="Input format of FILE...: canonical, imf-dots, comtrade, baci, census, china-customs, table.")
+@click.option("--map", "column_map", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="YAML column map for --source table (see configs/maps/).")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--period", default=None,
+              help="Period under test: YYYY, YYYY-Qn, YYYY-MM, a range 2023-01:2023-12, or `all`. "
+                   "Default: the latest period in the data.")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="Output folder; each run writes OUT/<run id>/. Default: reports.")
+@click.option("--seed", type=int, default=None, help="Random seed of the detectors (default 0).")
+@click.option("--engine", type=click.Choice(["pandas", "dask"]), default=None, help="Computation engine.")
+@quiet_option
+@handle_errors
+def run(config_path, source, column_map, files, period, out, seed, engine, quiet):
+    """Read, check, score and rank; write flags, findings, report.md/html, ledger and manifest.
+
+    With no arguments it runs on the embedded sample made by the generator. Outputs go to OUT/<run id>/,
+    written atomically; flags are marked new, persisting or resolved against the previous run in OUT.
+    """
+    from ..config import load_config
+    from ..pipeline import run as run_pipeline
+
+    overrides = {"period": period, "out": out, "seed": seed}
+    if engine:
+        overrides["engine"] = {"name": engine}
+    if files or source or column_map:
+        inp = {"files": [str(f) for f in files]}
+        if source:
+            inp["source"] = source
+        if column_map:
+            inp["map"] = str(column_map)
+        overrides["input"] = inp
+    config = load_config(config_path, overrides=overrides)
+    result = run_pipeline(config, progress=progress(quiet))
+    flags = result.flags
+    n_fraud = int((flags["label"] == "fraud_signal").sum()) if flags is not None and "label" in flags else 0
+    click.echo(f"run {result.run_id}: {len(result.flows):,} flows, {len(result.findings):,} findings, "
+               f"{n_fraud} ranked flags for {', '.join(result.periods[:3])}{' ...' if len(result.periods) > 3 else ''}")
+    click.echo(f"report: {result.out_dir / 'report.html'}")

@@ -1,0 +1,157 @@
+"""Typed settings: packaged defaults < YAML file < environment (``TRADEANOMALY_*``) < CLI flags.
+
+A configuration is a :class:`RunConfig`. Check, scoring and ranking parameters are plain mappings here and are
+validated by the parameter class of the check that owns them, so that a check's knobs are declared once, beside
+the code that uses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+CHECK_NAMES = ("mirror", "unit_value", "benford", "series", "invoice_export", "entrepot", "rush")
+
+
+class InputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = "canonical"
+    files: list[str] = Field(default_factory=list)
+    map: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class CheckConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EngineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Literal["pandas", "dask"] = "pandas"
+    workers: int | None = None
+    scheduler_address: str | None = None
+
+
+class RunConfig(BaseModel):
+    """Everything a run needs. Paths in a YAML file are relative to that file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "tradeanomaly"
+    input: InputConfig = Field(default_factory=InputConfig)
+    #: ``latest`` (the last period in the data), one period, a range ``2023-01:2023-12`` or ``all``
+    period: str = "latest"
+    out: str = "reports"
+    seed: int = 0
+    checks: dict[str, CheckConfig] = Field(default_factory=lambda: {c: CheckConfig() for c in CHECK_NAMES})
+    scoring: dict[str, Any] = Field(default_factory=dict)
+    ranking: dict[str, Any] = Field(default_factory=dict)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, v: dict[str, CheckConfig]) -> dict[str, CheckConfig]:
+        unknown = sorted(set(v) - set(CHECK_NAMES))
+        if unknown:
+            raise ValueError(f"unknown check(s) {unknown}; known: {list(CHECK_NAMES)}")
+        full = {c: CheckConfig() for c in CHECK_NAMES}
+        full.update(v)
+        return full
+
+    def enabled_checks(self) -> list[str]:
+        return [c for c in CHECK_NAMES if self.checks[c].enabled]
+
+    def digest(self) -> str:
+        """Short hash of the resolved configuration (identifies a run's settings in its id and manifest)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _env_overrides(environ: dict[str, str]) -> dict:
+    """``TRADEANOMALY_SEED``, ``TRADEANOMALY_OUT``, ``TRADEANOMALY_PERIOD``, ``TRADEANOMALY_ENGINE``."""
+    over: dict[str, Any] = {}
+    if "TRADEANOMALY_SEED" in environ:
+        try:
+            over["seed"] = int(environ["TRADEANOMALY_SEED"])
+        except ValueError:
+            raise ConfigError("environment variable TRADEANOMALY_SEED must be an integer") from None
+    if "TRADEANOMALY_OUT" in environ:
+        over["out"] = environ["TRADEANOMALY_OUT"]
+    if "TRADEANOMALY_PERIOD" in environ:
+        over["period"] = environ["TRADEANOMALY_PERIOD"]
+    if "TRADEANOMALY_ENGINE" in environ:
+        over["engine"] = {"name": environ["TRADEANOMALY_ENGINE"]}
+    return over
+
+
+def _describe(exc: ValidationError, where: str) -> str:
+    lines = [f"{where}: invalid configuration"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        lines.append(f"  `{loc}`: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None = None,
+                environ: dict[str, str] | None = None) -> RunConfig:
+    """Resolve a configuration: defaults < YAML ``path`` < environment < ``overrides`` (from CLI flags)."""
+    data: dict = {}
+    where = "configuration"
+    if path is not None:
+        p = Path(path)
+        where = str(p)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: configuration file not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: the configuration must be a mapping of settings")
+        data = _resolve_paths(loaded, p.parent)
+    data = _merge(data, _env_overrides(dict(os.environ if environ is None else environ)))
+    data = _merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, where)) from None
+
+
+def _resolve_paths(data: dict, base: Path) -> dict:
+    data = dict(data)
+    inp = dict(data.get("input") or {})
+
+    def fix(s: str) -> str:
+        q = Path(s)
+        return str(q if q.is_absolute() or not (base / q).exists() else (base / q).resolve())
+
+    if "files" in inp:
+        inp["files"] = [fix(f) for f in inp["files"]]
+    if inp.get("map"):
+        inp["map"] = fix(inp["map"])
+    if inp:
+        data["input"] = inp
+    return data

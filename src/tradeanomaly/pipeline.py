@@ -1,0 +1,331 @@
+"""``run(config) -> RunResult``: read, check, score, rank, write. The only place that wires the stages together.
+
+Outputs go to ``<out>/<run id>/`` and are written into a hidden temporary folder first, then moved into place
+in one rename, so an interrupted run never leaves a half-written report that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .checks.base import CheckResult
+from .config import CHECK_NAMES, RunConfig
+from .errors import ConfigError, TradeAnomalyError
+from .schema import Ledger, ledgers_to_json, make_findings, validate_findings
+
+Progress = Callable[[str], None]
+
+#: check name -> (module, parameter class). ``unit_value`` findings come from the mirror module.
+CHECK_MODULES: dict[str, tuple[str, str]] = {
+    "mirror": ("tradeanomaly.checks.mirror", "MirrorParams"),
+    "benford": ("tradeanomaly.checks.benford", "BenfordParams"),
+    "series": ("tradeanomaly.checks.series", "SeriesParams"),
+    "invoice_export": ("tradeanomaly.checks.invoice_export", "InvoiceExportParams"),
+    "entrepot": ("tradeanomaly.checks.entrepot", "EntrepotParams"),
+    "rush": ("tradeanomaly.checks.rush", "RushParams"),
+}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    out_dir: Path | None
+    config: RunConfig
+    flows: pd.DataFrame
+    ledgers: list[Ledger]
+    periods: list[str]
+    findings: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    flags: pd.DataFrame | None = None
+    previous_run: str | None = None
+    manifest: dict = field(default_factory=dict)
+    inputs: list[dict] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# input
+# ---------------------------------------------------------------------------------------------------------------
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_flows(config: RunConfig) -> tuple[pd.DataFrame, list[Ledger], list[dict]]:
+    """Read the configured input, or the embedded sample when no file is given."""
+    from .sources import read_source
+
+    files = [Path(f) for f in config.input.files]
+    source = config.input.source
+    if not files:
+        from .synth import default_sample_path
+
+        files = [Path(default_sample_path())]
+        source = "canonical"
+    for f in files:
+        if not f.exists():
+            raise ConfigError(f"input file {f} not found: check `input.files` or the FILE arguments")
+    result = read_source(source, files, column_map=config.input.map, **config.input.options)
+    inputs = [{"path": str(f), "sha256": file_sha256(f), "bytes": f.stat().st_size} for f in files if f.is_file()]
+    if config.input.map:
+        m = Path(config.input.map)
+        inputs.append({"path": str(m), "sha256": file_sha256(m), "bytes": m.stat().st_size, "role": "map"})
+    return result.flows, [result.ledger], inputs
+
+
+def resolve_periods(flows: pd.DataFrame, spec: str) -> list[str]:
+    """Periods under test: ``latest``, ``all``, one period or a range ``A:B`` (inclusive)."""
+    from .periods import normalise_period
+
+    available = sorted(pd.unique(flows["period"].astype(str)))
+    if not available:
+        raise ConfigError("the input has no rows left to analyse: see the ledger for what was set aside")
+    spec = (spec or "latest").strip()
+    if spec == "latest":
+        # the latest period of the most frequent frequency (a stray annual row must not win)
+        lengths = pd.Series([len(p) for p in available])
+        common = lengths.mode().iloc[0]
+        return [max(p for p in available if len(p) == common)]
+    if spec == "all":
+        return available
+    if ":" in spec:
+        a, b = (normalise_period(x) for x in spec.split(":", 1))
+        if not a or not b:
+            raise ConfigError(f"period range `{spec}` is not of the form 2023-01:2023-12")
+        chosen = [p for p in available if a <= p <= b and len(p) == len(a)]
+    else:
+        p = normalise_period(spec)
+        if not p:
+            raise ConfigError(f"period `{spec}` is not a period (YYYY, YYYY-Qn, YYYY-MM), a range or `all`")
+        chosen = [p] if p in available else []
+    if not chosen:
+        raise ConfigError(f"period `{spec}` is not in the data, which covers {available[0]} to {available[-1]}")
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# checks
+# ---------------------------------------------------------------------------------------------------------------
+
+def _params(module, class_name: str, params: dict, check: str):
+    cls = getattr(module, class_name)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ConfigError(f"checks.{check}.params: {exc}") from None
+    except Exception as exc:  # pydantic ValidationError and friends
+        if exc.__class__.__name__ == "ValidationError":
+            raise ConfigError(f"checks.{check}.params: {exc}") from None
+        raise
+
+
+def run_checks(flows: pd.DataFrame, periods: list[str], config: RunConfig,
+               progress: Progress = lambda m: None) -> tuple[list[CheckResult], dict[str, float]]:
+    results: list[CheckResult] = []
+    timings: dict[str, float] = {}
+    shared: dict[str, pd.DataFrame] = {}
+    for name in CHECK_NAMES:
+        if name not in CHECK_MODULES or not config.checks[name].enabled:
+            continue
+        module_name, class_name = CHECK_MODULES[name]
+        module = importlib.import_module(module_name)
+        params = _params(module, class_name, config.checks[name].params, name)
+        kwargs = {"params": params, "periods": periods}
+        sig = inspect.signature(module.run).parameters
+        if "mirror_gaps" in sig and "mirror_gaps" in shared:
+            kwargs["mirror_gaps"] = shared["mirror_gaps"]
+        if "random_state" in sig:
+            kwargs["random_state"] = config.seed
+        progress(f"check {name} ...")
+        t0 = time.perf_counter()
+        res = module.run(flows, **kwargs)
+        timings[f"check.{name}"] = round(time.perf_counter() - t0, 3)
+        if name == "mirror" and not config.checks["unit_value"].enabled:
+            res.findings = res.findings[res.findings["check"] != "unit_value"]
+        shared.update(res.tables)
+        results.append(res)
+        progress(f"check {name}: {len(res.findings):,} findings in {timings[f'check.{name}']:.1f} s")
+    return results, timings
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# run folders
+# ---------------------------------------------------------------------------------------------------------------
+
+def period_label(periods: list[str]) -> str:
+    return periods[0] if len(periods) == 1 else f"{periods[0]}_{periods[-1]}"
+
+
+def find_previous_run(out: Path, run_id: str, last_period: str) -> Path | None:
+    """The completed run in ``out`` with the latest period before ``last_period`` (else the latest other run)."""
+    candidates = []
+    if not out.is_dir():
+        return None
+    for d in out.iterdir():
+        m = d / "manifest.json"
+        if d.name == run_id or d.name.startswith(".") or not m.is_file() or not (d / "flags.csv").is_file():
+            continue
+        try:
+            man = json.loads(m.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, OSError):
+            continue
+        periods = man.get("periods") or [""]
+        candidates.append((periods[-1] < last_period, periods[-1], man.get("finished_at", ""), d))
+    if not candidates:
+        return None
+    earlier = [c for c in candidates if c[0]]
+    pool = earlier or candidates
+    return max(pool, key=lambda c: (c[1], c[2], c[3].name))[3]
+
+
+def read_previous_flags(run_dir: Path | None) -> pd.DataFrame | None:
+    if run_dir is None:
+        return None
+    return pd.read_csv(run_dir / "flags.csv", dtype=str, keep_default_na=False)
+
+
+def write_atomically(final_dir: Path, writer: Callable[[Path], None]) -> None:
+    """Call ``writer(tmp_dir)``, then move ``tmp_dir`` to ``final_dir`` in one rename (replacing it)."""
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final_dir.parent / f".{final_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        writer(tmp)
+        old = None
+        if final_dir.exists():
+            old = final_dir.parent / f".{final_dir.name}.old-{os.getpid()}"
+            os.replace(final_dir, old)
+        os.replace(tmp, final_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version(), "tradeanomaly": __version__}
+    for mod in ("pandas", "numpy", "scipy", "sklearn", "pyod", "pyarrow"):
+        try:
+            out[mod] = importlib.import_module(mod).__version__
+        except Exception:  # pragma: no cover - optional
+            out[mod] = None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------------------------------------------
+
+def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool = True) -> RunResult:
+    """Run the whole analysis described by ``config``; write ``<out>/<run id>/`` unless ``write`` is false."""
+    started = time.time()
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    progress("reading input ...")
+    flows, ledgers, inputs = load_flows(config)
+    timings["read"] = round(time.perf_counter() - t0, 3)
+    progress(f"read {len(flows):,} flows in {timings['read']:.1f} s")
+
+    periods = resolve_periods(flows, config.period)
+    run_id = f"{period_label(periods)}-{config.digest()}"
+
+    results, check_timings = run_checks(flows, periods, config, progress)
+    timings.update(check_timings)
+    findings = make_findings(pd.concat([r.findings for r in results], ignore_index=True)) if results \
+        else make_findings()
+    findings = validate_findings(findings)
+    findings = findings.sort_values(["score", "check", "signal", "subject", "period"],
+                                    ascending=[False, True, True, True, True], kind="mergesort")
+    findings = findings.reset_index(drop=True)
+    tables: dict[str, pd.DataFrame] = {}
+    for r in results:
+        tables.update(r.tables)
+        ledgers.extend(r.ledgers)
+
+    out_root = Path(config.out)
+    previous_dir = find_previous_run(out_root, run_id, periods[-1]) if write else None
+    previous = read_previous_flags(previous_dir)
+
+    t0 = time.perf_counter()
+    progress("scoring and ranking ...")
+    flags = _score_and_rank(findings, config, previous)
+    timings["score_rank"] = round(time.perf_counter() - t0, 3)
+
+    result = RunResult(run_id=run_id, out_dir=(out_root / run_id) if write else None, config=config,
+                       flows=flows, ledgers=ledgers, periods=periods, findings=findings, tables=tables,
+                       flags=flags, previous_run=previous_dir.name if previous_dir else None, inputs=inputs)
+    result.manifest = {
+        "tool": "tradeanomaly",
+        "version": __version__,
+        "run_id": run_id,
+        "periods": periods,
+        "config": config.model_dump(mode="json"),
+        "config_digest": config.digest(),
+        "inputs": inputs,
+        "seeds": {"seed": config.seed},
+        "rows": {"flows": int(len(flows)), "findings": int(len(findings)),
+                 "flags": int(len(flags)) if flags is not None else 0},
+        "previous_run": result.previous_run,
+        "versions": _versions(),
+        "timings_s": timings,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "reproduce": f"tradeanomaly run --config {out_root / run_id / 'config.yaml'} --out {out_root}",
+    }
+    if write:
+        t0 = time.perf_counter()
+        progress("writing reports ...")
+        write_atomically(result.out_dir, lambda d: write_outputs(result, d))
+        timings["write"] = round(time.perf_counter() - t0, 3)
+        progress(f"wrote {result.out_dir}")
+    return result
+
+
+def _score_and_rank(findings: pd.DataFrame, config: RunConfig, previous: pd.DataFrame | None) -> pd.DataFrame:
+    from . import ranking, scoring
+
+    scores = scoring.score(findings, params=scoring.ScoringParams(**config.scoring), random_state=config.seed)
+    return ranking.rank(findings, scores, params=ranking.RankingParams(**config.ranking), previous_flags=previous)
+
+
+def write_outputs(result: RunResult, d: Path) -> None:
+    """Write every output file of ``result`` into folder ``d``."""
+    import yaml
+
+    flags = result.flags if result.flags is not None else pd.DataFrame()
+    flags.to_csv(d / "flags.csv", index=False, lineterminator="\n")
+    (d / "flags.json").write_text(
+        json.dumps(json.loads(flags.to_json(orient="records", double_precision=10)), indent=2,
+                   ensure_ascii=False) + "\n", encoding="utf-8")
+    result.findings.to_csv(d / "findings.csv", index=False, lineterminator="\n")
+    for name, table in sorted(result.tables.items()):
+        table.to_csv(d / f"{name}.csv", index=False, lineterminator="\n")
+    (d / "ledger.json").write_text(ledgers_to_json(result.ledgers), encoding="utf-8")
+    (d / "config.yaml").write_text(yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=True),
+                                   encoding="utf-8")
+    from .report import write_reports
+
+    write_reports(result, d)
+    result.manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    (d / "manifest.json").write_text(json.dumps(result.manifest, indent=2, ensure_ascii=False) + "\n",
+                                     encoding="utf-8")
