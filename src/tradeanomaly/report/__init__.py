@@ -1,0 +1,182 @@
+"""Report writers: ``report.md`` and a self-contained ``report.html`` (inline CSS and SVG, no script, no network).
+
+Every string taken from the data goes through Jinja2's autoescaping (HTML) or :func:`md_cell` (Markdown), so a
+country or product name can never inject markup.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import RunResult
+
+TOP_CARDS = 10
+TEMPLATES = Path(__file__).parent / "templates"
+
+METHODS = [
+    ("Mirror gaps",
+     "Each exporter's report X(A→B) is paired with the importer's report M(B←A) for the same period and product "
+     "level. Imports are brought to FOB as M/(1+τ), τ = 6% by default (IMF DOTS convention), configurable by pair, "
+     "partner, group or HS section or estimated from the pair's own history. The signed log gap ln(X/M_FOB) is "
+     "scored as a robust z (median/MAD) against the pair's own history and against the reporter's other partners; "
+     "reporter reliability (exporter and importer effects of the absolute log gaps) tempers gaps whose counterpart "
+     "reports poorly. Persistent gaps of entrepôts are labelled structural.",
+     "IMF, Direction of Trade Statistics Guide (CIF/FOB factor 1.06); Gaulier & Zignago (2010), BACI, CEPII WP "
+     "2010-23; Global Financial Integrity, Trade-Related Illicit Financial Flows (2019–2021)."),
+    ("Unit values",
+     "Where quantities exist, each flow's unit value is compared with the partner's report of the same flow and with "
+     "the product's distribution across partners using the adjusted boxplot, whose fences follow the medcouple "
+     "skewness, not the raw interquartile rule.",
+     "Hubert & Vandervieren (2008), An adjusted boxplot for skewed distributions, CSDA 52(12)."),
+    ("Digit tests",
+     "First, second, first-two and last-two digits, summation, number duplication, round numbers and the mantissa "
+     "arc test, from the exact decimal digits of each value. Conformity by Nigrini's MAD classes, with the MAD "
+     "expected for an honest sample of the same size; groups tested in one pass with a Benjamini–Hochberg "
+     "correction.",
+     "Nigrini (2012), Benford's Law, Wiley; Alexander (2009), Remarks on the use of Benford's law; Benjamini & "
+     "Hochberg (1995), JRSS B 57(1)."),
+    ("Signatures",
+     "Series breaks against a series' own seasonal history (January and February read together around Chinese New "
+     "Year), level shifts and peers; invoice exports (mirror ratio bands from 1.4, product concentration, "
+     "quarter-opening spikes, round-number padding); entrepôt rerouting (pass-through bound min(O→H, H→D)/H→D, "
+     "co-movement, import-share shifts around tariff events, thin hubs, origin washing); export rushing before "
+     "tariff dates.",
+     "Iyoha, Malesky, Wen & Wu (2024), Exports in Disguise? Trade Rerouting during the US-China Trade War; "
+     "Rotunno, Vézina & Wang (2013), The rise and fall of (Chinese) African apparel exports, JDE 105."),
+    ("Scoring and ranking",
+     "Features per subject and period from all findings, robustly scaled with explicit missing-value indicators; an "
+     "ensemble of IsolationForest and ECOD (pyod) combined by rank averaging; a composite with the strongest rule "
+     "signals; consecutive flagged periods merged into episodes. Structural causes are listed apart, never ranked "
+     "as fraud.",
+     "Liu, Ting & Zhou (2008), Isolation Forest, ICDM; Li et al. (2022), ECOD, IEEE TKDE; Zhao, Nasrullah & Li "
+     "(2019), PyOD, JMLR 20."),
+]
+
+
+def fmt_usd(v) -> str:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return ""
+    if not math.isfinite(v):
+        return ""
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:,.2f} bn"
+    if a >= 1e6:
+        return f"{v / 1e6:,.1f} mn"
+    return f"{v:,.0f}"
+
+
+def fmt_num(v, digits: int = 2) -> str:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return f"{v:.{digits}f}" if math.isfinite(v) else ""
+
+
+def md_cell(v) -> str:
+    """Text safe inside a Markdown table cell (no markup, no column breaks)."""
+    s = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+            .replace("\n", " "))
+
+
+def _records(df: pd.DataFrame | None, n: int | None = None) -> list[dict]:
+    if df is None or len(df) == 0:
+        return []
+    d = df if n is None else df.head(n)
+    return d.astype(object).where(d.notna(), None).to_dict("records")
+
+
+def _split_flags(flags: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    if flags is None or len(flags) == 0:
+        empty = pd.DataFrame(columns=["rank", "subject", "period", "score", "usd_at_stake", "status",
+                                      "explanation", "signals", "label"])
+        return empty, empty, empty
+    label = flags["label"] if "label" in flags else pd.Series("fraud_signal", index=flags.index)
+    status = flags["status"] if "status" in flags else pd.Series("new", index=flags.index)
+    resolved = flags[status == "resolved"]
+    ranked = flags[(label == "fraud_signal") & (status != "resolved")]
+    structural = flags[(label != "fraud_signal") & (status != "resolved")]
+    return ranked, structural, resolved
+
+
+def build_context(result: "RunResult", top: int = TOP_CARDS) -> dict:
+    from .evidence import charts_for
+
+    ranked, structural, resolved = _split_flags(result.flags)
+    findings = result.findings
+    cards = []
+    for flag in _records(ranked, top):
+        subject, period = flag.get("subject", ""), str(flag.get("period", ""))
+        lo, hi = period.split(":")[0], period.split(":")[-1]
+        fsub = findings[(findings["subject"] == subject) & (findings["period"] >= lo) & (findings["period"] <= hi)]
+        cards.append({
+            "flag": flag,
+            "findings": _records(fsub.sort_values("score", ascending=False, kind="mergesort"), 6),
+            "charts": charts_for(result.flows, flag, result.tables),
+        })
+    ledgers = [led.to_dict() for led in result.ledgers]
+    reliability = result.tables.get("reliability")
+    benford_audit = result.tables.get("benford_audit")
+    return {
+        "run_id": result.run_id,
+        "periods": result.periods,
+        "period_text": result.periods[0] if len(result.periods) == 1
+        else f"{result.periods[0]} to {result.periods[-1]}",
+        "manifest": result.manifest,
+        "n_flows": len(result.flows),
+        "n_findings": len(findings),
+        "ranked": _records(ranked),
+        "structural": _records(structural, 50),
+        "resolved": _records(resolved),
+        "cards": cards,
+        "ledgers": ledgers,
+        "reliability": _records(reliability, 25),
+        "reliability_columns": list(reliability.columns) if reliability is not None else [],
+        "benford_audit": _records(benford_audit, 25),
+        "benford_columns": list(benford_audit.columns)[:12] if benford_audit is not None else [],
+        "methods": METHODS,
+        "previous_run": result.previous_run,
+        "reproduce": result.manifest.get("reproduce", ""),
+        "inputs": result.inputs,
+        "findings_by_check": findings.groupby("check").size().to_dict() if len(findings) else {},
+    }
+
+
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["usd"] = fmt_usd
+    env.filters["num"] = fmt_num
+    env.filters["md"] = md_cell
+    return env
+
+
+def render_html(context: dict) -> str:
+    import markupsafe
+
+    ctx = dict(context)
+    # charts are SVG built by report.charts with every label escaped there
+    ctx["cards"] = [dict(c, charts=[markupsafe.Markup(s) for s in c["charts"]]) for c in context["cards"]]
+    return _env().get_template("report.html.j2").render(**ctx)
+
+
+def render_markdown(context: dict) -> str:
+    return _env().get_template("report.md.j2").render(**context)
+
+
+def write_reports(result: "RunResult", out_dir: Path) -> None:
+    ctx = build_context(result)
+    (out_dir / "report.html").write_text(render_html(ctx), encoding="utf-8")
+    (out_dir / "report.md").write_text(render_markdown(ctx), encoding="utf-8")

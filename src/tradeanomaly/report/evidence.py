@@ -1,0 +1,203 @@
+"""Evidence for one flag, drawn from the flows themselves: the series behind a subject, as charts.
+
+Subjects follow the findings' conventions: ``A>B`` or ``A>B:hs`` (a pair), ``O>H>D`` or ``O>H>D:hs`` (origin,
+hub, destination), ``CN-XX`` (a province), ``XXX`` (a reporter; digit evidence).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from ..periods import frequency, period_range
+from .charts import Band, BarChart, Line, LineChart, Marker, bar_chart, line_chart
+
+TARIFF_EVENTS = ("2018-07", "2019-09", "2025-04")
+
+
+def _name(iso3: str) -> str:
+    try:
+        from ..codes import country_name
+
+        return country_name(iso3) or iso3
+    except Exception:  # codes unavailable or unknown code
+        return iso3
+
+
+def _window(periods: list[str], last: str, n: int) -> list[str]:
+    same = sorted(p for p in periods if len(p) == len(last) and p <= last)
+    if not same:
+        return []
+    return period_range(same[max(0, len(same) - n)], same[-1]) if len(same) > 1 else same
+
+
+def _series(flows: pd.DataFrame, axis: list[str], **keys) -> list[float]:
+    m = np.ones(len(flows), dtype=bool)
+    for k, v in keys.items():
+        m &= (flows[k] == v).to_numpy()
+    m &= ~flows["estimated"].to_numpy()
+    s = flows.loc[m].groupby("period")["value_usd"].sum()
+    return [float(s.get(p, np.nan)) for p in axis]
+
+
+def flag_period_end(period: str) -> str:
+    return period.split(":")[-1]
+
+
+def _highlight(axis: list[str], period: str) -> list[int]:
+    parts = period.split(":")
+    a, b = parts[0], parts[-1]
+    return [i for i, p in enumerate(axis) if a <= p <= b]
+
+
+def pair_chart(flows: pd.DataFrame, exporter: str, importer: str, hs: str, period: str, tau: float = 0.06) -> str:
+    last = flag_period_end(period)
+    n = 36 if frequency(last) == "M" else 20
+    axis = _window(sorted(pd.unique(flows["period"])), last, n)
+    hs = hs or "TOTAL"
+    x = _series(flows, axis, reporter=exporter, partner=importer, flow="X", hs=hs, region="")
+    m = _series(flows, axis, reporter=importer, partner=exporter, flow="M", hs=hs, region="")
+    ex, im = _name(exporter), _name(importer)
+    product = "" if hs == "TOTAL" else f", HS {hs}"
+    chart = LineChart(
+        title=f"Mirror: {ex} → {im}{product}",
+        x_labels=axis,
+        lines=[Line(f"{ex}'s exports (FOB)", x), Line(f"{im}'s imports (CIF)", m)],
+        bands=[Band(f"exports + freight band (τ = {tau:.0%})", x, [v * (1 + tau) for v in x])],
+        highlight=_highlight(axis, period),
+    )
+    return line_chart(chart)
+
+
+def entrepot_chart(flows: pd.DataFrame, origin: str, hub: str, dest: str, hs: str, period: str) -> str:
+    last = flag_period_end(period)
+    n = 48 if frequency(last) == "M" else 12
+    axis = _window(sorted(pd.unique(flows["period"])), last, n)
+    hs = hs or "TOTAL"
+    o, h, d = _name(origin), _name(hub), _name(dest)
+    lines = [
+        Line(f"{o} → {h} ({h}'s imports)", _series(flows, axis, reporter=hub, partner=origin, flow="M", hs=hs,
+                                                   region="")),
+        Line(f"{h} → {d} ({d}'s imports)", _series(flows, axis, reporter=dest, partner=hub, flow="M", hs=hs,
+                                                   region="")),
+        Line(f"{o} → {d} ({d}'s imports)", _series(flows, axis, reporter=dest, partner=origin, flow="M", hs=hs,
+                                                   region="")),
+    ]
+    markers = []
+    for ev in TARIFF_EVENTS:
+        key = ev if frequency(last) == "M" else ev[:4]
+        if key in axis:
+            markers.append(Marker(axis.index(key), f"tariff {ev}"))
+    product = "" if hs == "TOTAL" else f", HS {hs}"
+    return line_chart(LineChart(title=f"Rerouting: {o} → {h} → {d}{product}", x_labels=axis, lines=lines,
+                                markers=markers, highlight=_highlight(axis, period)))
+
+
+def province_chart(flows: pd.DataFrame, region: str, period: str) -> str:
+    last = flag_period_end(period)
+    prov = flows[(flows["region"] != "") & (flows["flow"] == "X") & (flows["hs"] == "TOTAL")]
+    axis = _window(sorted(pd.unique(prov["period"])), last, 36)
+    if not axis:
+        return line_chart(LineChart(title=f"Province {region}", x_labels=[], lines=[]))
+    wide = prov[prov["period"].isin(axis)].pivot_table(index="period", columns="region", values="value_usd",
+                                                       aggfunc="sum").reindex(axis)
+    index = wide / wide.mean()
+    own = index[region].tolist() if region in index else [math.nan] * len(axis)
+    peers = index.drop(columns=[region], errors="ignore")
+    med = peers.median(axis=1).tolist()
+    q1, q3 = peers.quantile(0.25, axis=1).tolist(), peers.quantile(0.75, axis=1).tolist()
+    name = region
+    try:
+        from ..codes.provinces import province_name
+
+        name = province_name(region) or region
+    except Exception:
+        pass
+    chart = LineChart(title=f"{name}: monthly exports against the other provinces (index, mean = 1)",
+                      x_labels=axis, lines=[Line(name, own), Line("median of other provinces", med, dashed=True)],
+                      bands=[Band("interquartile range of other provinces", q1, q3, color="#95a5a6")],
+                      highlight=_highlight(axis, period), y_unit="index")
+    return line_chart(chart)
+
+
+def digit_chart(flows: pd.DataFrame, reporter: str, period: str) -> str:
+    """First-two-digit shares of a reporter's product-level values against Benford, with the |Z| < 1.96 band."""
+    from ..checks import benford
+
+    last = flag_period_end(period)
+    first = period.split(":")[0]
+    sel = flows[(flows["reporter"] == reporter) & ~flows["estimated"] & (flows["hs"] != "TOTAL")]
+    if frequency(last) != "A":
+        sel = sel[(sel["period"] >= first[:4]) & (sel["period"].str.slice(0, 4) <= last[:4])]
+    values = sel["value_usd"].to_numpy()
+    res = benford.first_two_digits_test(values)
+    exp = np.asarray(res.expected, dtype=float)
+    obs = np.asarray(res.observed, dtype=float)
+    n = max(int(res.n), 1)
+    half = 1.96 * np.sqrt(exp * (1 - exp) / n) + 1 / (2 * n)
+    return bar_chart(BarChart(title=f"{_name(reporter)}: first two digits of product-level values (n = {n:,})",
+                              labels=[str(d) for d in res.digits], observed=obs.tolist(), expected=exp.tolist(),
+                              low=np.clip(exp - half, 0, None).tolist(), high=(exp + half).tolist()))
+
+
+_PAIR = re.compile(r"^([A-Z]{3})>([A-Z]{3})(?::(\w+))?$")
+_TRIPLE = re.compile(r"^([A-Z]{3})>([A-Z]{3})>([A-Z]{3})(?::(\w+))?$")
+_REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+_REPORTER = re.compile(r"^([A-Z]{3})(?::(\w+))?$")
+
+
+def subject_series(flows: pd.DataFrame, subject: str, period: str, n: int = 24) -> tuple[list[str], dict]:
+    """The numeric series behind a subject over the last ``n`` periods up to ``period``: (axis, {label: values})."""
+    last = flag_period_end(period)
+    axis = _window(sorted(pd.unique(flows["period"])), last, n)
+    out: dict[str, list[float]] = {}
+    if m := _TRIPLE.match(subject):
+        o, h, d, hs = m.group(1), m.group(2), m.group(3), m.group(4) or "TOTAL"
+        out[f"{o}>{h} ({h} imports)"] = _series(flows, axis, reporter=h, partner=o, flow="M", hs=hs, region="")
+        out[f"{h}>{d} ({d} imports)"] = _series(flows, axis, reporter=d, partner=h, flow="M", hs=hs, region="")
+        out[f"{o}>{d} ({d} imports)"] = _series(flows, axis, reporter=d, partner=o, flow="M", hs=hs, region="")
+    elif m := _PAIR.match(subject):
+        a, b, hs = m.group(1), m.group(2), m.group(3) or "TOTAL"
+        out[f"{a} exports to {b}"] = _series(flows, axis, reporter=a, partner=b, flow="X", hs=hs, region="")
+        out[f"{b} imports from {a}"] = _series(flows, axis, reporter=b, partner=a, flow="M", hs=hs, region="")
+    elif _REGION.match(subject):
+        out[f"{subject} exports"] = _series(flows, axis, region=subject, flow="X", hs="TOTAL")
+    elif m := _REPORTER.match(subject):
+        bilateral = flows[~flows["partner"].isin(["WLD", "NES"])]
+        out[f"{subject} exports, all partners"] = _series(bilateral, axis, reporter=m.group(1), flow="X",
+                                                          hs="TOTAL", region="")
+        out[f"{subject} imports, all partners"] = _series(bilateral, axis, reporter=m.group(1), flow="M",
+                                                          hs="TOTAL", region="")
+    return axis, out
+
+
+def charts_for(flows: pd.DataFrame, flag: dict, tables: dict[str, pd.DataFrame] | None = None) -> list[str]:
+    """The SVG charts that show the evidence for one flag (may be empty for subjects without series)."""
+    subject = str(flag.get("subject", ""))
+    period = str(flag.get("period", ""))
+    signals = str(flag.get("signals", ""))
+    out: list[str] = []
+    try:
+        if m := _TRIPLE.match(subject):
+            out.append(entrepot_chart(flows, m.group(1), m.group(2), m.group(3), m.group(4) or "", period))
+        elif m := _PAIR.match(subject):
+            tau = 0.06
+            gaps = (tables or {}).get("mirror_gaps")
+            if gaps is not None and "tau" in gaps and {"reporter", "partner"} <= set(gaps.columns):
+                sel = gaps[(gaps["reporter"] == m.group(1)) & (gaps["partner"] == m.group(2))]
+                if len(sel):
+                    tau = float(sel["tau"].median())
+            out.append(pair_chart(flows, m.group(1), m.group(2), m.group(3) or "", period, tau))
+            if "benford" in signals:
+                out.append(digit_chart(flows, m.group(1), period))
+        elif _REGION.match(subject):
+            out.append(province_chart(flows, subject, period))
+        elif (m := _REPORTER.match(subject)) and "benford" in signals:
+            out.append(digit_chart(flows, m.group(1), period))
+    except Exception as exc:  # evidence drawing must never sink a report; say what failed instead
+        out.append(f'<p class="muted">Chart unavailable for {escape(subject)}: {escape(type(exc).__name__)}</p>')
+    return out
