@@ -1,0 +1,486 @@
+"""Entrepôt rerouting: goods from origin O sent through hub H to destination D to wash their origin (China ->
+Vietnam/ASEAN/Mexico -> the US after the 2018-2019 tariffs).
+
+For every origin, hub, destination and product (and the total), legs are read from the flows table in US dollars
+at FOB: O->H from O's exports (else H's imports), H->D and O->D from D's imports (D's customs is the one the
+rerouting fools; else the exporter's report). Monthly and quarterly data are compared as trailing annual sums
+(12 months / 4 quarters), so that seasons cancel; each period is compared with ``lag`` periods earlier
+(two years by default, 2017 -> 2019).
+
+Signals (robust z of the same scale as the other checks; each z is taken across all triples of the same period and
+product level, so that a change common to all hubs, such as a recession, is not rerouting):
+
+- ``entrepot.pass_through``: the pass-through bound ``min(O->H, H->D)`` (Iyoha et al., "Exports in Disguise?")
+  rose while both legs rose; measured as the bound's increase over D's imports of the product from O and H at the
+  base period. ``usd_at_stake`` is the bound: the most that can have been rerouted.
+- ``entrepot.comovement``: O->H and H->D grew together in the same product (Rotunno et al.): the smaller of the
+  two log growths.
+- ``entrepot.share_shift``: D's import share of the product moved from O to H around a tariff event (the year
+  before against the year after).
+- ``entrepot.thin_hub``: for pass-through findings, the hub's own increase in imports from O is close to its
+  increase in exports to D, and (with quantities) the unit values of the two legs are close: little value added.
+- ``entrepot.origin_washing``: D reports more imports from H than H reports exports to D, more so than at the
+  base period (goods declared as H's that H never recorded as its own exports).
+
+A hub's structural re-exports (Hong Kong) are stable and therefore do not move these changes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import periods as P
+from ..errors import ConfigError
+from .base import CheckResult
+from .series import (
+    AGGREGATE_PARTNERS,
+    SEASON,
+    amount,
+    build_panel,
+    country,
+    expand_group,
+    finish,
+    lagged,
+    period_mask,
+    possessive,
+    product,
+    robust_cross_z,
+    rolling_sum,
+    split_frequencies,
+    usable_flows,
+)
+
+CHECK = "entrepot"
+
+
+@dataclass(frozen=True)
+class EntrepotParams:
+    """Knobs of the entrepôt check (defaults in brackets).
+
+    - ``origins`` [("CHN",)], ``destinations`` [("USA", "EU27")]: codes or group names (expanded with
+      ``codes.groups.expand``; a group's members are summed into one destination).
+    - ``hubs`` [None]: every other economy with data; or a list of codes/groups.
+    - ``tariff_events`` [("2018-07-06", "2019-09-01", "2025-04-02")]: dates for ``share_shift``.
+    - ``lag`` [{"M": 24, "Q": 8, "A": 2}]: periods between the compared windows (two years).
+    - ``event_window`` [{"M": 12, "Q": 4, "A": 1}]: how far after an event the share is read.
+    - ``cif_margin`` [0.06]: FOB = CIF / (1 + margin).
+    - ``min_hub_share`` [0.002]: the hub must carry at least this share of D's imports of the product from O and H.
+    - ``share_floor`` [0.01], ``growth_floor`` [0.05]: floors of the cross-sectional spreads (shares, log growth).
+    - ``thin_closeness`` [0.5], ``uv_tolerance`` [0.25]: thin hub = increments within this ratio; unit values
+      within this log distance score fully.
+    - ``min_score`` [3.5].
+    """
+
+    origins: tuple = ("CHN",)
+    destinations: tuple = ("USA", "EU27")
+    hubs: tuple | None = None
+    tariff_events: tuple = ("2018-07-06", "2019-09-01", "2025-04-02")
+    lag: dict = field(default_factory=lambda: {"M": 24, "Q": 8, "A": 2})
+    event_window: dict = field(default_factory=lambda: {"M": 12, "Q": 4, "A": 1})
+    cif_margin: float = 0.06
+    min_hub_share: float = 0.002
+    share_floor: float = 0.01
+    growth_floor: float = 0.05
+    thin_closeness: float = 0.5
+    uv_tolerance: float = 0.25
+    min_score: float = 3.5
+    include_estimated: bool = False
+    signals: tuple = ("pass_through", "comovement", "share_shift", "thin_hub", "origin_washing")
+
+    def __post_init__(self):
+        if not self.origins or not self.destinations:
+            raise ConfigError("entrepot: give at least one origin and one destination")
+        for d in self.tariff_events:
+            if P.normalise_period(str(d)[:7]) is None:
+                raise ConfigError(f"entrepot: tariff event {d!r} is not a date (YYYY-MM-DD)")
+        bad = set(self.signals) - {"pass_through", "comovement", "share_shift", "thin_hub", "origin_washing"}
+        if bad:
+            raise ConfigError(f"entrepot: unknown signal(s) {sorted(bad)}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# legs
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _reports(df: pd.DataFrame, cif: float, dest_map: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Exporters' reports (a -> b) and importers' reports (a -> b, at FOB), destinations grouped."""
+    nat = df.loc[(df["region"] == "") & ~df["partner"].isin(AGGREGATE_PARTNERS)]
+    cols = ["period", "a", "b", "hs", "v", "q"]
+    x = nat.loc[nat["flow"] == "X"]
+    ex = pd.DataFrame({"period": x["period"].to_numpy(), "a": x["reporter"].to_numpy(),
+                       "b": x["partner"].map(lambda c: dest_map.get(c, c)).to_numpy(),
+                       "hs": x["hs"].to_numpy(), "v": x["value_usd"].to_numpy(dtype=float),
+                       "q": x["quantity"].to_numpy(dtype=float)}, columns=cols)
+    m = nat.loc[nat["flow"] == "M"]
+    fob = np.where(m["valuation"].to_numpy() == "FOB", 1.0, 1.0 / (1.0 + cif))
+    im = pd.DataFrame({"period": m["period"].to_numpy(), "a": m["partner"].to_numpy(),
+                       "b": m["reporter"].map(lambda c: dest_map.get(c, c)).to_numpy(),
+                       "hs": m["hs"].to_numpy(), "v": m["value_usd"].to_numpy(dtype=float) * fob,
+                       "q": m["quantity"].to_numpy(dtype=float)}, columns=cols)
+    key = ["period", "a", "b", "hs"]
+    ex = ex.groupby(key, sort=False).sum(min_count=1).reset_index()
+    im = im.groupby(key, sort=False).sum(min_count=1).reset_index()
+    return ex, im
+
+
+def _prefer(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """One figure per leg: ``first`` where it exists, else ``second``."""
+    key = ["period", "a", "b", "hs"]
+    both = first.merge(second, on=key, how="outer", suffixes=("", "_2"))
+    use2 = both["v"].isna()
+    both["v"] = both["v"].where(~use2, both["v_2"])
+    both["q"] = both["q"].where(~use2, both["q_2"])
+    return both[key + ["v", "q"]]
+
+
+def _long(leg: pd.DataFrame, freq: str, lag: int, name: str) -> pd.DataFrame:
+    """Trailing annual sums of a leg, with the value ``lag`` periods earlier, as a long table keyed by integer
+    period position ``t``."""
+    if leg.empty:
+        return pd.DataFrame(columns=["a", "b", "hs", "t", name, name + "0", "q" + name, "q" + name + "0"])
+    pv = build_panel(leg, ["a", "b", "hs"], value="v", freq=freq)
+    pq = build_panel(leg, ["a", "b", "hs"], value="q", freq=freq)
+    k = SEASON[freq]
+    v = rolling_sum(pv.values, k)
+    q = rolling_sum(pq.values, k)
+    v0 = lagged(v, lag)
+    q0 = lagged(q, lag)
+    rows, cols = np.nonzero(np.isfinite(v))
+    keys = pv.keys.iloc[rows].reset_index(drop=True)
+    out = pd.DataFrame({"a": keys["a"].to_numpy(), "b": keys["b"].to_numpy(), "hs": keys["hs"].to_numpy(),
+                        "t": cols, name: v[rows, cols], name + "0": v0[rows, cols],
+                        "q" + name: q[rows, cols], "q" + name + "0": q0[rows, cols]})
+    return out, pv.labels
+
+
+def _triples(df: pd.DataFrame, params: EntrepotParams, freq: str):
+    dest_map = expand_group(params.destinations)
+    dests = sorted(set(dest_map.values()))
+    origins = set(expand_group(params.origins))
+    ex, im = _reports(df, params.cif_margin, dest_map)
+    hub_ok = None
+    if params.hubs is not None:
+        hub_ok = set(expand_group(params.hubs))
+    excluded = origins | set(dest_map) | set(dests)
+    lag = params.lag[freq]
+
+    def pick(frame, a_in=None, b_in=None, a_not=None, b_not=None):
+        m = np.ones(len(frame), dtype=bool)
+        if a_in is not None:
+            m &= frame["a"].isin(a_in).to_numpy()
+        if b_in is not None:
+            m &= frame["b"].isin(b_in).to_numpy()
+        if a_not is not None:
+            m &= ~frame["a"].isin(a_not).to_numpy()
+        if b_not is not None:
+            m &= ~frame["b"].isin(b_not).to_numpy()
+        return frame.loc[m]
+
+    oh_leg = _prefer(pick(ex, a_in=origins, b_not=excluded), pick(im, a_in=origins, b_not=excluded))
+    hd_leg = _prefer(pick(im, a_not=excluded, b_in=dests), pick(ex, a_not=excluded, b_in=dests))
+    od_leg = _prefer(pick(im, a_in=origins, b_in=dests), pick(ex, a_in=origins, b_in=dests))
+    hx_leg = pick(ex, a_not=excluded, b_in=dests)  # the hub's own report of its exports to D
+    hm_leg = pick(im, a_in=origins, b_not=excluded)  # the hub's own report of its imports from O
+    if hub_ok is not None:
+        oh_leg = oh_leg.loc[oh_leg["b"].isin(hub_ok)]
+        hd_leg = hd_leg.loc[hd_leg["a"].isin(hub_ok)]
+    if oh_leg.empty or hd_leg.empty:
+        return None, None
+    # one common period axis for all legs
+    labels_all = sorted(set(df["period"]), key=lambda p: int(P.period_ordinal(pd.Series([p]))[0]))
+    first, last = labels_all[0], labels_all[-1]
+    labels = P.period_range(first, last)
+    pad = {"period": [first, last]}
+
+    def long(leg, name):
+        if leg.empty:
+            return pd.DataFrame(columns=["a", "b", "hs", "t", name, name + "0", "q" + name, "q" + name + "0"])
+        # anchor the panel on the full axis with two empty rows so positions agree across legs
+        anchor = pd.DataFrame({**pad, "a": ["~", "~"], "b": ["~", "~"], "hs": ["~", "~"], "v": [np.nan] * 2,
+                               "q": [np.nan] * 2})
+        out, _ = _long(pd.concat([leg, anchor], ignore_index=True), freq, lag, name)
+        return out.loc[out["a"] != "~"]
+
+    oh = long(oh_leg, "oh").rename(columns={"a": "o", "b": "h"})
+    hd = long(hd_leg, "hd").rename(columns={"a": "h", "b": "d"})
+    od = long(od_leg, "od").rename(columns={"a": "o", "b": "d"})
+    hx = long(hx_leg, "hx").rename(columns={"a": "h", "b": "d"})
+    hm = long(hm_leg, "hm").rename(columns={"a": "o", "b": "h"})
+    # integer-coded keys for the joins
+    codes = pd.Index(sorted(set(oh["o"]) | set(oh["h"]) | set(hd["h"]) | set(hd["d"]) | set(od["o"])
+                            | set(od["d"])))
+    hs_codes = pd.Index(sorted(set(oh["hs"]) | set(hd["hs"])))
+    for fr, cs in ((oh, ("o", "h")), (hd, ("h", "d")), (od, ("o", "d")), (hx, ("h", "d")), (hm, ("o", "h"))):
+        for c in cs:
+            fr[c] = codes.get_indexer(fr[c])
+        fr["hs"] = hs_codes.get_indexer(fr["hs"])
+    tr = oh.merge(hd, on=["h", "hs", "t"], how="inner")
+    tr = tr.merge(od, on=["o", "d", "hs", "t"], how="left")
+    tr = tr.merge(hx, on=["h", "d", "hs", "t"], how="left")
+    tr = tr.merge(hm, on=["o", "h", "hs", "t"], how="left")
+    tr = tr.loc[tr["o"] != tr["h"]].reset_index(drop=True)
+    for c in ("o", "h", "d"):
+        tr[c] = codes[tr[c].to_numpy()]
+    tr["hs"] = hs_codes[tr["hs"].to_numpy()]
+    tr["level"] = np.where(tr["hs"] == "TOTAL", "TOTAL", "HS" + tr["hs"].str.len().astype(str))
+    tr["period"] = [labels[t] for t in tr["t"].to_numpy()]
+    for c in ("oh", "oh0", "hd", "hd0", "od", "od0", "hx", "hx0", "hm", "hm0",
+              "qoh", "qoh0", "qhd", "qhd0", "qod", "qod0", "qhx", "qhx0", "qhm", "qhm0"):
+        if c in tr:
+            tr[c] = pd.to_numeric(tr[c], errors="coerce").astype("float64")
+    for c in ("od", "od0"):
+        tr[c] = tr[c].fillna(0.0)
+    return tr, labels
+
+
+# --------------------------------------------------------------------------------------------------------------
+# findings
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _window_text(labels, t, lag, freq) -> tuple[str, str]:
+    if freq == "A":
+        return labels[t - lag] if t - lag >= 0 else "?", labels[t]
+    k = SEASON[freq]
+    base = labels[t - lag] if t - lag >= 0 else "?"
+    return f"the {k} {'months' if freq == 'M' else 'quarters'} to {base}", f"the {k} to {labels[t]}"
+
+
+def _frame(tr: pd.DataFrame, sel: np.ndarray, signal: str, score, value, expected, usd, details) -> pd.DataFrame:
+    s = tr.loc[sel]
+    hs = np.where(s["hs"] == "TOTAL", "", s["hs"])
+    return pd.DataFrame({
+        "signal": signal,
+        "subject": (s["o"] + ">" + s["h"] + ">" + s["d"] + np.where(hs == "", "", ":" + pd.Series(hs,
+                                                                                              index=s.index))).to_numpy(),
+        "reporter": s["o"].to_numpy(), "hub": s["h"].to_numpy(), "partner": s["d"].to_numpy(), "hs": hs,
+        "period": s["period"].to_numpy(), "score": score, "value": value, "expected": expected,
+        "usd_at_stake": usd, "detail": details,
+    })
+
+
+def _trade_sentence(r, base_txt, now_txt) -> str:
+    """Vietnam's exports of HS 85 to the US rose 31 bn while China's exports of HS 85 to Vietnam rose 27 bn and
+    China's to the US fell 24 bn, 2017 -> 2019."""
+    prod = "" if r.hs == "TOTAL" else f" of {product(r.hs)}"
+    d_hd, d_oh, d_od = r.hd - r.hd0, r.oh - r.oh0, r.od - r.od0
+
+    def verb(x):
+        return f"{'rose' if x >= 0 else 'fell'} {amount(abs(x))}"
+
+    return (f"{possessive(country(r.h))} exports{prod} to {country(r.d)} {verb(d_hd)} while "
+            f"{possessive(country(r.o))} exports{prod} to {country(r.h)} {verb(d_oh)} and "
+            f"{possessive(country(r.o))} to {country(r.d)} {verb(d_od)}, {base_txt} -> {now_txt}")
+
+
+def _pass_through(tr, params, labels, freq, test):
+    lag = params.lag[freq]
+    b = np.minimum(tr["oh"], tr["hd"]).to_numpy()
+    b0 = np.minimum(tr["oh0"], tr["hd0"]).to_numpy()
+    denom = (tr["od0"] + tr["hd0"]).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (b - b0) / denom
+        hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
+    finite = np.isfinite(x)
+    z = np.full(len(tr), np.nan)
+    if finite.any():
+        grp = (tr["period"] + "|" + tr["d"] + "|" + tr["level"]).to_numpy()
+        zz, _, _ = robust_cross_z(x[finite], grp[finite], params.share_floor)
+        z[finite] = zz
+    rising = (tr["oh"] > tr["oh0"]).to_numpy() & (tr["hd"] > tr["hd0"]).to_numpy()
+    tr["pt_z"] = np.where(rising & (hub_share >= params.min_hub_share), z, np.nan)
+    sel = np.isfinite(tr["pt_z"].to_numpy()) & (tr["pt_z"].to_numpy() >= params.min_score) & test[tr["t"]]
+    if not sel.any():
+        return None
+    s = tr.loc[sel]
+    details = []
+    for r in s.itertuples(index=False):
+        bt, nt = _window_text(labels, r.t, lag, freq)
+        bnd, bnd0 = min(r.oh, r.hd), min(r.oh0, r.hd0)
+        details.append(
+            _trade_sentence(r, bt, nt) + f"; the pass-through bound min(O->H, H->D) went from {amount(bnd0)} to "
+            f"{amount(bnd)} USD ({100 * bnd / r.hd:.0f}% of {possessive(country(r.h))} exports to "
+            f"{country(r.d)}), {100 * (bnd - bnd0) / (r.od0 + r.hd0):.1f}% of {possessive(country(r.d))} imports "
+            f"of it from both (robust z {r.pt_z:+.1f})")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = (np.minimum(s["oh"], s["hd"]) / s["hd"]).to_numpy()
+        expected = (np.minimum(s["oh0"], s["hd0"]) / s["hd0"]).to_numpy()
+    return _frame(tr, sel, "entrepot.pass_through", s["pt_z"].to_numpy(), value, expected,
+                  np.minimum(s["oh"], s["hd"]).to_numpy(), details)
+
+
+def _comovement(tr, params, labels, freq, test):
+    lag = params.lag[freq]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_oh = np.log(tr["oh"] / tr["oh0"]).to_numpy()
+        g_hd = np.log(tr["hd"] / tr["hd0"]).to_numpy()
+        hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
+    m = np.minimum(g_oh, g_hd)
+    finite = np.isfinite(m) & (hub_share >= params.min_hub_share)
+    z = np.full(len(tr), np.nan)
+    if finite.any():
+        grp = (tr["period"] + "|" + tr["d"] + "|" + tr["level"]).to_numpy()
+        zz, _, _ = robust_cross_z(m[finite], grp[finite], params.growth_floor)
+        z[finite] = zz
+    sel = np.isfinite(z) & (z >= params.min_score) & (m > 0) & test[tr["t"]]
+    if not sel.any():
+        return None
+    s = tr.loc[sel]
+    details = []
+    for r, gz, go, gh in zip(s.itertuples(index=False), z[sel], g_oh[sel], g_hd[sel]):
+        bt, nt = _window_text(labels, r.t, lag, freq)
+        details.append(_trade_sentence(r, bt, nt) + f"; both legs grew together ({100 * np.expm1(go):+.0f}% and "
+                       f"{100 * np.expm1(gh):+.0f}%, robust z {gz:+.1f})")
+    return _frame(tr, sel, "entrepot.comovement", z[sel], m[sel], np.zeros(int(sel.sum())),
+                  np.minimum(s["oh"], s["hd"]).to_numpy(), details)
+
+
+def _share_shift(tr, params, labels, freq, test):
+    w = params.event_window[freq]
+    out = []
+    pos = {lb: i for i, lb in enumerate(labels)}
+    for ev in params.tariff_events:
+        ev = str(ev)
+        p_e = ev[:4] if freq == "A" else (ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}")
+        if p_e not in pos:
+            continue
+        te = pos[p_e]
+        t_pre, t_post = te - 1, min(te + w, len(labels) - 1)
+        if t_pre < 0 or t_post - te < max(1, w // 2):
+            continue
+        pre = tr.loc[tr["t"] == t_pre, ["o", "h", "d", "hs", "hd", "od"]]
+        post = tr.loc[tr["t"] == t_post]
+        j = post.merge(pre, on=["o", "h", "d", "hs"], suffixes=("", "_pre"))
+        if j.empty:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s1 = (j["hd"] / (j["hd"] + j["od"])).to_numpy()
+            s0 = (j["hd_pre"] / (j["hd_pre"] + j["od_pre"])).to_numpy()
+        ds = s1 - s0
+        fin = np.isfinite(ds) & (s1 >= params.min_hub_share)
+        if not fin.any():
+            continue
+        z = np.full(len(j), np.nan)
+        grp = (j["d"] + "|" + j["level"]).to_numpy()
+        z[fin], _, _ = robust_cross_z(ds[fin], grp[fin], params.share_floor)
+        sel = np.isfinite(z) & (z >= params.min_score) & (ds > 0) & bool(test[t_post])
+        if not sel.any():
+            continue
+        s = j.loc[sel]
+        details = []
+        for r, a, b, zz in zip(s.itertuples(index=False), s0[sel], s1[sel], z[sel]):
+            prod = "" if r.hs == "TOTAL" else f" of {product(r.hs)}"
+            details.append(
+                f"around the tariff event of {ev}, {possessive(country(r.h))} share of {possessive(country(r.d))} "
+                f"imports{prod} from {country(r.h)} and {country(r.o)} went from {100 * a:.1f}% "
+                f"({labels[t_pre]}) to {100 * b:.1f}% ({labels[t_post]}): {country(r.d)} bought "
+                f"{amount(r.hd)} USD from {country(r.h)} (was {amount(r.hd_pre)}) and {amount(r.od)} from "
+                f"{country(r.o)} (was {amount(r.od_pre)}) (robust z {zz:+.1f})")
+        out.append(_frame(j, sel, "entrepot.share_shift", z[sel], s1[sel], s0[sel],
+                          (ds[sel] * (s["hd"] + s["od"])).to_numpy(), details))
+    return pd.concat(out, ignore_index=True) if out else None
+
+
+def _thin_hub(tr, params, labels, freq, test):
+    if "pt_z" not in tr:
+        return None
+    lag = params.lag[freq]
+    hm = tr["hm"].fillna(tr["oh"] * (1 + params.cif_margin)).to_numpy() / (1 + params.cif_margin)
+    hm0 = tr["hm0"].fillna(tr["oh0"] * (1 + params.cif_margin)).to_numpy() / (1 + params.cif_margin)
+    hx = tr["hx"].fillna(tr["hd"]).to_numpy()
+    hx0 = tr["hx0"].fillna(tr["hd0"]).to_numpy()
+    dm, dx = hm - hm0, hx - hx0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        close = np.where((dm > 0) & (dx > 0), np.minimum(dm, dx) / np.maximum(dm, dx), 0.0)
+        uv_in = (tr["oh"] - tr["oh0"]) / (tr["qoh"] - tr["qoh0"])
+        uv_out = (tr["hd"] - tr["hd0"]) / (tr["qhd"] - tr["qhd0"])
+        dist = np.abs(np.log(uv_out / uv_in)).to_numpy()
+    has_uv = np.isfinite(dist)
+    uv_w = np.where(has_uv, np.exp(-np.maximum(dist - params.uv_tolerance, 0.0) / params.uv_tolerance), 1.0)
+    score = tr["pt_z"].to_numpy() * close * uv_w
+    sel = (np.isfinite(score) & (close >= params.thin_closeness) & (score >= params.min_score)
+           & test[tr["t"]])
+    if not sel.any():
+        return None
+    s = tr.loc[sel]
+    details = []
+    for r, a, b, d, hu in zip(s.itertuples(index=False), dm[sel], dx[sel], dist[sel], has_uv[sel]):
+        bt, nt = _window_text(labels, r.t, lag, freq)
+        prod = "" if r.hs == "TOTAL" else f" of {product(r.hs)}"
+        uv = (f"; the unit values of the added flows differ by {100 * np.expm1(d):.0f}%" if hu else "")
+        details.append(f"{possessive(country(r.h))} imports{prod} from {country(r.o)} rose {amount(a)} USD and its "
+                       f"exports of it to {country(r.d)} rose {amount(b)}, {bt} -> {nt}: a thin hub adding "
+                       f"little{uv} (score {score[sel][0]:.1f} from pass-through z {r.pt_z:+.1f})")
+    details = [dt.replace(f"(score {score[sel][0]:.1f}", f"(score {sc:.1f}")
+               for dt, sc in zip(details, score[sel])]
+    return _frame(tr, sel, "entrepot.thin_hub", score[sel], close[sel], np.ones(int(sel.sum())),
+                  np.minimum(s["oh"], s["hd"]).to_numpy(), details)
+
+
+def _origin_washing(tr, params, labels, freq, test):
+    lag = params.lag[freq]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.log(tr["hd"] / tr["hx"]).to_numpy()
+        w0 = np.log(tr["hd0"] / tr["hx0"]).to_numpy()
+    dw = w - w0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
+    fin = np.isfinite(dw) & (hub_share >= params.min_hub_share)
+    z = np.full(len(tr), np.nan)
+    if fin.any():
+        grp = (tr["period"] + "|" + tr["d"] + "|" + tr["level"]).to_numpy()
+        z[fin], _, _ = robust_cross_z(dw[fin], grp[fin], params.growth_floor)
+    sel = np.isfinite(z) & (z >= params.min_score) & (w > 0) & test[tr["t"]]
+    if not sel.any():
+        return None
+    s = tr.loc[sel]
+    details = []
+    for r, zz in zip(s.itertuples(index=False), z[sel]):
+        bt, nt = _window_text(labels, r.t, lag, freq)
+        prod = "" if r.hs == "TOTAL" else f" of {product(r.hs)}"
+        details.append(f"{country(r.d)} reports {amount(r.hd * (1 + params.cif_margin))} USD of imports{prod} from "
+                       f"{country(r.h)} ({amount(r.hd)} at FOB) in {nt} but {country(r.h)} reports only "
+                       f"{amount(r.hx)} of exports of it to {country(r.d)}; in {bt} it was {amount(r.hd0)} against "
+                       f"{amount(r.hx0)} (robust z {zz:+.1f}): goods declared as {possessive(country(r.h))} that "
+                       f"{country(r.h)} did not record")
+    return _frame(tr, sel, "entrepot.origin_washing", z[sel], np.exp(w[sel]), np.exp(w0[sel]),
+                  (s["hd"] - s["hx"]).to_numpy(), details)
+
+
+def run(flows: pd.DataFrame, *, params: EntrepotParams | None = None, periods: list[str] | None = None,
+        mirror_gaps: pd.DataFrame | None = None) -> CheckResult:
+    """Entrepôt rerouting signals for the ``periods`` under test (all when ``None``); ``mirror_gaps`` is accepted
+    and not needed (the check reads both sides of each leg itself)."""
+    params = params or EntrepotParams()
+    df, led = usable_flows(flows, params.include_estimated, CHECK)
+    out = []
+    tables = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for freq, part in split_frequencies(df).items():
+            tr, labels = _triples(part, params, freq)
+            if tr is None or tr.empty:
+                led.notes.append(f"entrepot: no origin -> hub -> destination legs at frequency {freq}")
+                continue
+            test = period_mask(labels, periods)
+            if "pass_through" in params.signals or "thin_hub" in params.signals:
+                pt = _pass_through(tr, params, labels, freq, test)
+                if "pass_through" in params.signals:
+                    out.append(pt)
+            if "comovement" in params.signals:
+                out.append(_comovement(tr, params, labels, freq, test))
+            if "share_shift" in params.signals:
+                out.append(_share_shift(tr, params, labels, freq, test))
+            if "thin_hub" in params.signals:
+                out.append(_thin_hub(tr, params, labels, freq, test))
+            if "origin_washing" in params.signals:
+                out.append(_origin_washing(tr, params, labels, freq, test))
+            keep = ["period", "o", "h", "d", "hs", "oh", "oh0", "hd", "hd0", "od", "od0", "hx", "hm"]
+            tables[f"triples_{freq}"] = tr.loc[test[tr["t"]], keep].sort_values(
+                ["period", "o", "h", "d", "hs"]).reset_index(drop=True)
+    return CheckResult(check=CHECK, findings=finish(out, CHECK), tables=tables, ledgers=[led])

@@ -1,0 +1,467 @@
+"""Invoice exports: exports invented on paper (for subsidies, or to bring in hot money) show up as an
+exporter-side surge that the partner's imports do not show, concentrated in a few easily-invoiced products
+(HS 71 gold and jewellery, HS 85 integrated circuits); for provinces, as spikes at the opening of each quarter,
+growth decoupled from the national total and from the coastal provinces, and round, padded figures.
+
+Signals (scores on the robust-z scale of :mod:`.series`, or -log10 of a tail probability):
+
+- ``invoice_export.mirror_band``: the mirror ratio ``X_A->B / (M_B<-A / (1 + cif_margin))`` crosses the first
+  band (1.4 by default; the 2013 China -> Hong Kong episode began there and peaked near 2.35) and stands far above
+  the pair's own history of that ratio (robust z). A stable structural gap (an entrepôt's re-exports, ordinary
+  CIF/FOB margins) is its own history and is not flagged. Both the pair total and each product are tested; the
+  pair's detail says which products hold the excess.
+- ``invoice_export.quarter_opening``: the share of a quarter's exports booked in its first month (January,
+  April, July, October) above the other provinces' share in the same quarter, by more than the province's usual
+  difference (robust z).
+- ``invoice_export.decoupling``: a province's export growth (3-month sums, year on year) against the median of
+  the coastal provinces' growth, judged against the province's own history of that difference.
+- ``invoice_export.round_numbers``: how many of a province's last 12 monthly figures have at most
+  ``round_digits`` significant digits, against the rate among all provinces (-log10 binomial tail probability).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import ConfigError
+from .base import CheckResult
+from .series import (
+    AGGREGATE_PARTNERS,
+    amount,
+    build_panel,
+    coastal_provinces,
+    country,
+    finish,
+    lagged,
+    period_mask,
+    possessive,
+    product,
+    province,
+    rolling_sum,
+    split_frequencies,
+    trailing_stats,
+    usable_flows,
+)
+
+CHECK = "invoice_export"
+SMOOTH = {"M": 3, "Q": 1, "A": 1}
+SEASON = {"M": 12, "Q": 4, "A": 1}
+
+
+@dataclass(frozen=True)
+class InvoiceExportParams:
+    """Knobs of the invoice-export check (defaults in brackets).
+
+    - ``bands`` [(1.4, 2.0)]: mirror-ratio bands; a finding needs the first, the detail names the highest crossed.
+    - ``cif_margin`` [0.06]: imports are CIF; FOB = CIF / (1 + margin).
+    - ``min_band_z`` [2.0]: a band crossing is reported when the ratio also stands this far above its history.
+    - ``min_quantity_weight`` [0.25]: where both sides report quantities, the score is the z times the share of
+      the value excess that is also a quantity excess (paper shipments inflate both; mispricing only the value),
+      at least this weight.
+    - ``history`` [{"M": 24, "Q": 8, "A": 6}] / ``min_history`` [{"M": 9, "Q": 4, "A": 3}]: trailing periods.
+    - ``min_scale`` [0.05]: floor of the spread of the log ratio; ``share_scale`` [0.02]: floor of the spread of
+      the quarter-opening share.
+    - ``min_score`` [3.5]: province findings are reported at or above this score.
+    - ``round_digits`` [2], ``round_window`` [12], ``round_base_rate`` [0.01]: a figure is round when it has at
+      most ``round_digits`` significant digits; the expected rate is the provinces' pooled rate, at least the base.
+    - ``fx_spread`` [None]: optional ((period, spread), ...) series, e.g. the onshore-offshore CNY spread; when
+      given, each mirror finding reports the correlation of the pair's log ratio with it over the history window.
+    - ``include_estimated`` [False].
+    """
+
+    bands: tuple = (1.4, 2.0)
+    cif_margin: float = 0.06
+    min_band_z: float = 2.0
+    min_quantity_weight: float = 0.25
+    history: dict = field(default_factory=lambda: {"M": 24, "Q": 8, "A": 6})
+    min_history: dict = field(default_factory=lambda: {"M": 9, "Q": 4, "A": 3})
+    min_scale: float = 0.05
+    share_scale: float = 0.02
+    min_score: float = 3.5
+    round_digits: int = 2
+    round_window: int = 12
+    round_base_rate: float = 0.01
+    fx_spread: tuple | None = None
+    include_estimated: bool = False
+    signals: tuple = ("mirror_band", "quarter_opening", "decoupling", "round_numbers")
+
+    def __post_init__(self):
+        if not self.bands or any(b <= 1 for b in self.bands) or list(self.bands) != sorted(self.bands):
+            raise ConfigError("invoice_export: bands must be increasing ratios above 1, e.g. [1.4, 2.0]")
+        if self.cif_margin < 0 or self.min_scale <= 0 or self.share_scale <= 0:
+            raise ConfigError("invoice_export: cif_margin >= 0, min_scale > 0 and share_scale > 0 are required")
+        bad = set(self.signals) - {"mirror_band", "quarter_opening", "decoupling", "round_numbers"}
+        if bad:
+            raise ConfigError(f"invoice_export: unknown signal(s) {sorted(bad)}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# mirror pairs
+# --------------------------------------------------------------------------------------------------------------
+
+
+def mirror_pairs(df: pd.DataFrame, cif_margin: float) -> pd.DataFrame:
+    """Exporter's X beside the importer's M (converted to FOB) at the same period and product level.
+
+    Columns: period, exporter, importer, hs, x, m_fob (national rows only, aggregates excluded)."""
+    nat = df.loc[(df["region"] == "") & ~df["partner"].isin(AGGREGATE_PARTNERS)
+                 & ~df["reporter"].isin(AGGREGATE_PARTNERS)]
+    x = nat.loc[nat["flow"] == "X", ["period", "reporter", "partner", "hs", "value_usd", "quantity"]]
+    x = x.groupby(["period", "reporter", "partner", "hs"], sort=False).sum(min_count=1).reset_index()
+    x.columns = ["period", "exporter", "importer", "hs", "x", "qx"]
+    m = nat.loc[nat["flow"] == "M", ["period", "reporter", "partner", "hs", "value_usd", "valuation", "quantity"]]
+    fob = np.where(m["valuation"].to_numpy() == "FOB", m["value_usd"].to_numpy(),
+                   m["value_usd"].to_numpy() / (1.0 + cif_margin))
+    m = pd.DataFrame({"period": m["period"].to_numpy(), "exporter": m["partner"].to_numpy(),
+                      "importer": m["reporter"].to_numpy(), "hs": m["hs"].to_numpy(), "m_fob": fob,
+                      "qm": m["quantity"].to_numpy(dtype=float)})
+    m = m.groupby(["period", "exporter", "importer", "hs"], sort=False).sum(min_count=1).reset_index()
+    return x.merge(m, on=["period", "exporter", "importer", "hs"], how="inner")
+
+
+@dataclass
+class MirrorState:
+    """Smoothed exporter and importer panels of matched pairs and the log ratio against its own history."""
+
+    keys: pd.DataFrame
+    labels: list
+    freq: str
+    x: np.ndarray
+    m: np.ndarray
+    lr: np.ndarray
+    med: np.ndarray
+    scale: np.ndarray
+    z: np.ndarray
+    qshare: np.ndarray
+
+
+def mirror_state(pairs: pd.DataFrame, freq: str, history: dict, min_history: dict, min_scale: float) -> MirrorState:
+    keys = ["exporter", "importer", "hs"]
+    px = build_panel(pairs, keys, value="x", freq=freq)
+    pm = build_panel(pairs, keys, value="m_fob", freq=freq)
+    k = SMOOTH[freq]
+    # a shipment can be booked a month apart on the two sides: compare 3-month sums for monthly data
+    x = rolling_sum(px.values, k)
+    m = rolling_sum(pm.values, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = np.where((x > 0) & (m > 0), np.log(x / m), np.nan)
+    hist_lr = lr.copy()
+    # history must not overlap the current smoothing window
+    med, spread, _ = trailing_stats(lagged(hist_lr, k - 1) if k > 1 else hist_lr, history[freq],
+                                    min_history[freq])
+    scale = np.maximum(np.nan_to_num(spread, nan=np.inf), min_scale)
+    with np.errstate(invalid="ignore"):
+        z = (lr - med) / scale
+    # quantities on both sides: how much of the value excess is also a quantity excess (paper shipments inflate
+    # both; mispricing moves the value alone)
+    qshare = np.ones(lr.shape)
+    if "qx" in pairs and pairs["qx"].notna().any() and pairs["qm"].notna().any():
+        qx = rolling_sum(build_panel(pairs, keys, value="qx", freq=freq).values, k)
+        qm = rolling_sum(build_panel(pairs, keys, value="qm", freq=freq).values, k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lq = np.where((qx > 0) & (qm > 0), np.log(qx / qm), np.nan)
+        qmed, _, _ = trailing_stats(lagged(lq, k - 1) if k > 1 else lq, history[freq], min_history[freq])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = (lq - qmed) / (lr - med)
+        qshare = np.where(np.isfinite(frac), np.clip(frac, 0.0, 1.0), 1.0)
+    return MirrorState(px.keys, px.labels, freq, x, m, lr, med, scale, z, qshare)
+
+
+def _concentration(ms: MirrorState, rows_total: np.ndarray, cols: np.ndarray) -> list[str]:
+    """For pair-total findings: which products hold the excess of exports over the mirror (top two shares)."""
+    keys = ms.keys
+    chap = (keys["hs"] != "TOTAL").to_numpy()
+    if not chap.any():
+        return [""] * len(rows_total)
+    with np.errstate(invalid="ignore"):
+        excess = ms.x - ms.m * np.exp(np.nan_to_num(ms.med, nan=0.0))
+    pair_id = (keys["exporter"] + ">" + keys["importer"]).to_numpy()
+    out = []
+    chap_rows = np.flatnonzero(chap)
+    by_pair: dict[str, np.ndarray] = {}
+    for p in np.unique(pair_id[chap_rows]):
+        by_pair[p] = chap_rows[pair_id[chap_rows] == p]
+    for r, c in zip(rows_total, cols):
+        rr = by_pair.get(pair_id[r])
+        if rr is None:
+            out.append("")
+            continue
+        e = np.nan_to_num(excess[rr, c], nan=0.0)
+        pos = e.clip(min=0)
+        tot = pos.sum()
+        if tot <= 0:
+            out.append("")
+            continue
+        order = np.argsort(-pos, kind="mergesort")[:2]
+        parts = [f"{product(keys.at[rr[o], 'hs'])} {100 * pos[o] / tot:.0f}%" for o in order if pos[o] > 0]
+        out.append("; the excess sits in " + " and ".join(parts))
+    return out
+
+
+def _fx_note(ms: MirrorState, params: InvoiceExportParams, rows, cols) -> list[str]:
+    if not params.fx_spread:
+        return [""] * len(rows)
+    fx = dict((str(p), float(v)) for p, v in params.fx_spread)
+    series = np.array([fx.get(lb, np.nan) for lb in ms.labels])
+    W = params.history[ms.freq]
+    out = []
+    for r, c in zip(rows, cols):
+        a = ms.lr[r, max(0, c - W):c + 1]
+        b = series[max(0, c - W):c + 1]
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.sum() < 4 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+            out.append("")
+            continue
+        rho = float(np.corrcoef(a[ok], b[ok])[0, 1])
+        out.append(f"; correlation with the FX spread over the last {int(ok.sum())} periods {rho:+.2f}")
+    return out
+
+
+def _mirror_band(df: pd.DataFrame, params: InvoiceExportParams, periods) -> list[pd.DataFrame]:
+    pairs = mirror_pairs(df, params.cif_margin)
+    out = []
+    for freq, part in split_frequencies(pairs).items():
+        ms = mirror_state(part, freq, params.history, params.min_history, params.min_scale)
+        test = period_mask(ms.labels, periods)
+        ratio = np.exp(ms.lr)
+        L = SEASON[freq]
+        # the surge must be on the exporter's side: exports grew faster than the mirror imports
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gx = np.log(ms.x / lagged(ms.x, L))
+            gm = np.log(ms.m / lagged(ms.m, L))
+        exporter_side = ~(gx <= gm)  # NaN growth (no history a season back) does not veto
+        hit = (np.isfinite(ms.z) & (ratio >= params.bands[0]) & (ms.z >= params.min_band_z) & exporter_side
+               & test[None, :])
+        rows, cols = np.nonzero(hit)
+        if len(rows) == 0:
+            continue
+        keys = ms.keys.iloc[rows].reset_index(drop=True)
+        r_now = ratio[rows, cols]
+        r_hist = np.exp(ms.med[rows, cols])
+        x = ms.x[rows, cols]
+        m = ms.m[rows, cols]
+        expected_x = m * r_hist
+        conc = _concentration(ms, rows, cols)
+        fxn = _fx_note(ms, params, rows, cols)
+        k = SMOOTH[freq]
+        qs = ms.qshare[rows, cols]
+        # a value excess without a quantity excess is mispricing (the unit_value check), not paper exports
+        score = ms.z[rows, cols] * np.maximum(qs, params.min_quantity_weight)
+        qnote = ["" if q >= 1.0 else f"; quantities explain {100 * q:.0f}% of the excess" for q in qs]
+        details = []
+        for i, (r, c) in enumerate(zip(rows, cols)):
+            e, im, hs = keys.at[i, "exporter"], keys.at[i, "importer"], keys.at[i, "hs"]
+            band = max(b for b in params.bands if r_now[i] >= b)
+            span = ms.labels[c] if k == 1 else f"{ms.labels[c - k + 1]}..{ms.labels[c]}"
+            prod = "" if hs == "TOTAL" else f" of {product(hs)}"
+            details.append(
+                f"{country(e)} reports {amount(x[i])} USD of exports{prod} to {country(im)} in {span}; "
+                f"{country(im)} reports {amount(m[i] * (1 + params.cif_margin))} of imports "
+                f"({amount(m[i])} at FOB): ratio {r_now[i]:.2f}, above the {band:g} band, against "
+                f"{r_hist[i]:.2f} in the pair's history (robust z {ms.z[r, c]:+.1f}); "
+                f"{amount(x[i] - expected_x[i])} of exports the partner does not see"
+                + (conc[i] if hs == "TOTAL" else "") + fxn[i] + qnote[i]
+            )
+        out.append(pd.DataFrame({
+            "signal": "invoice_export.mirror_band",
+            "subject": (keys["exporter"] + ">" + keys["importer"]
+                        + np.where(keys["hs"] == "TOTAL", "", ":" + keys["hs"])).to_numpy(),
+            "reporter": keys["exporter"].to_numpy(), "partner": keys["importer"].to_numpy(),
+            "hs": np.where(keys["hs"] == "TOTAL", "", keys["hs"]),
+            "period": [ms.labels[c] for c in cols], "score": score, "value": r_now,
+            "expected": r_hist, "usd_at_stake": np.maximum(x - expected_x, 0.0), "detail": details,
+        }))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# provinces
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _province_panel(df: pd.DataFrame):
+    rows = df.loc[(df["region"] != "") & (df["flow"] == "X") & (df["partner"] == "WLD") & (df["hs"] == "TOTAL")]
+    monthly = split_frequencies(rows).get("M")
+    if monthly is None or monthly.empty:
+        return None, None
+    pn = build_panel(monthly, ["reporter", "region"], freq="M")
+    nat_rows = df.loc[(df["region"] == "") & (df["flow"] == "X") & (df["partner"] == "WLD")
+                      & (df["hs"] == "TOTAL")]
+    nat_m = split_frequencies(nat_rows).get("M")
+    nat = None
+    if nat_m is not None and len(nat_m):
+        pnat = build_panel(nat_m, ["reporter"], freq="M")
+        # align the national series on the province panel's months
+        idx = {lb: j for j, lb in enumerate(pnat.labels)}
+        cols = np.array([idx.get(lb, -1) for lb in pn.labels])
+        nat = {}
+        for i, rep in enumerate(pnat.keys["reporter"]):
+            s = np.where(cols >= 0, pnat.values[i, np.clip(cols, 0, None)], np.nan)
+            nat[rep] = s
+    return pn, nat
+
+
+def _rows_frame(pn, rows, cols, signal, score, value, expected, usd, details) -> pd.DataFrame:
+    keys = pn.keys.iloc[rows].reset_index(drop=True)
+    return pd.DataFrame({
+        "signal": signal, "subject": keys["region"].to_numpy(), "reporter": keys["reporter"].to_numpy(),
+        "partner": "WLD", "region": keys["region"].to_numpy(), "hs": "",
+        "period": [pn.labels[c] for c in cols], "score": score, "value": value, "expected": expected,
+        "usd_at_stake": usd, "detail": details,
+    })
+
+
+def _peer_median(mat: np.ndarray, peers: np.ndarray) -> np.ndarray:
+    """For each row, the median over the ``peers`` rows other than itself (leave-one-out)."""
+    out = np.full(mat.shape, np.nan)
+    idx = np.flatnonzero(peers)
+    if len(idx) == 0:
+        return out
+    from .series import nan_median
+
+    for i in range(mat.shape[0]):  # 31 provinces: a short loop over rows, each step vectorised over months
+        others = idx[idx != i]
+        if len(others):
+            out[i] = nan_median(mat[others].T)
+    return out
+
+
+def _quarter_opening(pn, params, test) -> pd.DataFrame | None:
+    months = np.array([int(lb[5:7]) for lb in pn.labels])
+    opening = np.flatnonzero(np.isin(months, (1, 4, 7, 10)))
+    opening = opening[opening + 2 < len(pn.labels)]
+    if len(opening) == 0:
+        return None
+    v = pn.values
+    q = v[:, opening] + v[:, opening + 1] + v[:, opening + 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = v[:, opening] / q
+    peers = _peer_median(share, np.ones(share.shape[0], dtype=bool))
+    e = share - peers
+    med, spread, _ = trailing_stats(e, 8, 4)
+    scale = np.maximum(np.nan_to_num(spread, nan=np.inf), params.share_scale)
+    with np.errstate(invalid="ignore"):
+        z = (e - med) / scale
+    test_q = test[opening] | test[opening + 1] | test[opening + 2]
+    hit = np.isfinite(z) & (z >= params.min_score) & test_q[None, :]
+    rows, qc = np.nonzero(hit)
+    if len(rows) == 0:
+        return None
+    cols = opening[qc]
+    expected_share = peers[rows, qc] + med[rows, qc]
+    usd = (share[rows, qc] - expected_share) * q[rows, qc]
+    details = [
+        f"{province(pn.keys.at[r, 'region'])} booked {100 * share[r, j]:.0f}% of its "
+        f"{pn.labels[c][:4]} Q{(int(pn.labels[c][5:7]) + 2) // 3} exports ({amount(q[r, j])} USD) in "
+        f"{pn.labels[c]}, the quarter's first month, against {100 * peers[r, j]:.0f}% for the other provinces "
+        f"and a usual difference of {100 * med[r, j]:+.0f} points (robust z {z[r, j]:+.1f}); "
+        f"{amount(usd[i])} more than expected in the opening month"
+        for i, (r, j, c) in enumerate(zip(rows, qc, cols))
+    ]
+    return _rows_frame(pn, rows, cols, "invoice_export.quarter_opening", z[rows, qc], share[rows, qc],
+                       expected_share, np.maximum(usd, 0.0), details)
+
+
+def _decoupling(pn, nat, params, test) -> pd.DataFrame | None:
+    v3 = rolling_sum(pn.values, 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.log(v3 / lagged(v3, 12))
+    coastal = coastal_provinces()
+    is_coastal = pn.keys["region"].isin(coastal).to_numpy()
+    peers = _peer_median(g, is_coastal if is_coastal.sum() >= 3 else np.ones(len(is_coastal), dtype=bool))
+    e = g - peers
+    med, spread, _ = trailing_stats(lagged(e, 2), params.history["M"], params.min_history["M"])
+    scale = np.maximum(np.nan_to_num(spread, nan=np.inf), params.min_scale)
+    with np.errstate(invalid="ignore"):
+        z = (e - med) / scale
+    score = np.abs(z)
+    hit = np.isfinite(score) & (score >= params.min_score) & test[None, :]
+    rows, cols = np.nonzero(hit)
+    if len(rows) == 0:
+        return None
+    nat_g = {}
+    if nat:
+        for rep, s in nat.items():
+            s3 = rolling_sum(s[None, :], 3)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                nat_g[rep] = np.log(s3 / lagged(s3, 12))[0]
+    expected = v3[rows, cols] / np.exp(g[rows, cols]) * np.exp(peers[rows, cols] + med[rows, cols])
+    details = []
+    for r, c in zip(rows, cols):
+        rep = pn.keys.at[r, "reporter"]
+        ng = nat_g.get(rep)
+        ntext = (f", the national total {100 * np.expm1(ng[c]):+.0f}%" if ng is not None and np.isfinite(ng[c])
+                 else "")
+        details.append(
+            f"{possessive(province(pn.keys.at[r, 'region']))} exports over {pn.labels[c - 2]}..{pn.labels[c]} "
+            f"({amount(v3[r, c])} USD) changed {100 * np.expm1(g[r, c]):+.0f}% on a year earlier, against "
+            f"{100 * np.expm1(peers[r, c]):+.0f}% for the coastal provinces (median){ntext}; its usual gap is "
+            f"{100 * med[r, c]:+.0f} points (robust z {z[r, c]:+.1f})"
+        )
+    return _rows_frame(pn, rows, cols, "invoice_export.decoupling", score[rows, cols], v3[rows, cols], expected,
+                       np.abs(v3[rows, cols] - expected), details)
+
+
+def _round_numbers(pn, params, test) -> pd.DataFrame | None:
+    v = pn.values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.floor(np.log10(np.where(v > 0, v, np.nan)))
+        step = 10.0 ** (mag - (params.round_digits - 1))
+        q = v / step
+        is_round = np.abs(q - np.round(q)) <= 1e-9 * np.maximum(np.abs(q), 1.0)
+    present = np.isfinite(v) & (v > 0)
+    is_round = is_round & present
+    W = params.round_window
+    k = rolling_sum(is_round.astype(float), W)
+    n = rolling_sum(present.astype(float), W)
+    pooled = np.nansum(k, axis=0) / np.nansum(n, axis=0)
+    p0 = np.maximum(np.nan_to_num(pooled, nan=0.0), params.round_base_rate)
+    # leave-one-out would matter only when a third of provinces are padded; the floor covers the rest
+    p0 = np.broadcast_to(p0, k.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail = stats.binom.sf(k - 1, n, p0)
+        score = -np.log10(np.clip(tail, 1e-300, 1.0))
+    hit = np.isfinite(score) & (score >= params.min_score) & (k > n * p0) & test[None, :]
+    rows, cols = np.nonzero(hit)
+    if len(rows) == 0:
+        return None
+    details = [
+        f"{int(k[r, c])} of {possessive(province(pn.keys.at[r, 'region']))} {int(n[r, c])} monthly export "
+        f"figures over {pn.labels[c - W + 1]}..{pn.labels[c]} have at most {params.round_digits} significant "
+        f"digits (latest {amount(v[r, c])} USD), where {100 * p0[r, c]:.1f}% would be expected "
+        f"(binomial tail p = {tail[r, c]:.1e})"
+        for r, c in zip(rows, cols)
+    ]
+    return _rows_frame(pn, rows, cols, "invoice_export.round_numbers", score[rows, cols], k[rows, cols] / n[rows, cols],
+                       p0[rows, cols], np.full(len(rows), np.nan), details)
+
+
+def run(flows: pd.DataFrame, *, params: InvoiceExportParams | None = None, periods: list[str] | None = None,
+        mirror_gaps: pd.DataFrame | None = None) -> CheckResult:
+    """Invoice-export signals for the ``periods`` under test (all periods when ``None``).
+
+    The check pairs exporter and importer reports itself (``mirror_gaps`` from the mirror check is accepted
+    and not needed: the ratio here uses smoothed sums and the pair's own history, not a single period's gap).
+    """
+    params = params or InvoiceExportParams()
+    df, led = usable_flows(flows, params.include_estimated, CHECK)
+    out: list = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if "mirror_band" in params.signals:
+            out += _mirror_band(df, params, periods)
+        pn, nat = _province_panel(df)
+        if pn is not None and pn.values.shape[0] >= 3:
+            test = period_mask(pn.labels, periods)
+            if "quarter_opening" in params.signals:
+                out.append(_quarter_opening(pn, params, test))
+            if "decoupling" in params.signals:
+                out.append(_decoupling(pn, nat, params, test))
+            if "round_numbers" in params.signals:
+                out.append(_round_numbers(pn, params, test))
+    return CheckResult(check=CHECK, findings=finish(out, CHECK), ledgers=[led])

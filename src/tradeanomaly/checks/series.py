@@ -1,0 +1,598 @@
+"""Series breaks: growth against a series' own history, level shifts, and growth against its peers.
+
+Every monthly, quarterly or annual series of the flows table (a pair, a province, a pair x product) is laid out
+as a row of a (series x period) matrix, so that all the arithmetic below is column slicing on numpy arrays.
+
+Scores are robust z values: ``(observed - median of history) / spread``, where the spread is 1.4826 x the
+median absolute deviation of the history, floored at ``min_scale`` and widened by the relative rounding error of
+the published values (a series rounded to 0.1 m that moves between 0.3 and 0.5 m is noisy by construction, and
+must not be flagged for it). A score of 3.5 is about as rare as 1 in 2,000 under Gaussian noise; the same scale is
+used by the other signature checks (``invoice_export``, ``entrepot``, ``rush``).
+
+This module also holds the small helpers that the signature checks share (panels, robust statistics, names and
+amounts in readable form).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import periods as P
+from ..errors import ConfigError
+from ..schema import Ledger, make_findings
+from .base import CheckResult
+
+CHECK = "series"
+MAD_TO_SD = 1.4826
+SEASON = {"M": 12, "Q": 4, "A": 1}
+AGGREGATE_PARTNERS = ("WLD", "NES")
+
+# ==============================================================================================================
+# shared helpers (used by invoice_export, entrepot and rush)
+# ==============================================================================================================
+
+
+@functools.lru_cache(maxsize=None)
+def country(code: str) -> str:
+    """Readable name of an ISO3 code (or the group label EU27); the code itself when unknown."""
+    if code == "EU27":
+        return "the EU"
+    if code == "WLD":
+        return "the world"
+    from ..codes import country_name
+
+    name = country_name(code) or code
+    return f"the {name}" if name in ("United States", "Netherlands", "Philippines", "United Kingdom") else name
+
+
+@functools.lru_cache(maxsize=None)
+def province(code: str) -> str:
+    """Readable name of a Chinese province code (CN-HA -> Henan)."""
+    from ..codes import province_name
+
+    return province_name(code)
+
+
+def coastal_provinces() -> set[str]:
+    from ..codes import COASTAL
+
+    return set(COASTAL)
+
+
+@functools.lru_cache(maxsize=None)
+def product(hs: str) -> str:
+    """``HS 85 (electrical machinery)`` for a chapter code; ``goods`` for TOTAL."""
+    if not hs or hs == "TOTAL":
+        return "goods"
+    from ..codes import hs_name
+
+    name = hs_name(hs)
+    return f"HS {hs} ({name})" if name else f"HS {hs}"
+
+
+def possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def amount(usd: float) -> str:
+    """Dollars in readable units: ``384.9 bn``, ``540.2 mn``, ``12,300``."""
+    if usd is None or not np.isfinite(usd):
+        return "n/a"
+    a = abs(usd)
+    if a >= 1e9:
+        return f"{usd / 1e9:,.1f} bn"
+    if a >= 1e6:
+        return f"{usd / 1e6:,.1f} mn"
+    return f"{usd:,.0f}"
+
+
+def amounts(values: np.ndarray) -> np.ndarray:
+    return np.array([amount(float(v)) for v in values], dtype=object)
+
+
+def pct(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{100 * x:+.0f}%"
+
+
+def flow_phrase(flow: str) -> str:
+    return {"X": "exports to", "M": "imports from", "RX": "re-exports to", "RM": "re-imports from"}.get(flow, flow)
+
+
+def expand_group(codes) -> dict[str, str]:
+    """Member ISO3 -> the label it is analysed under: a group name (``EU27``) for its members, an ISO3 for itself.
+    Members of a group are summed into one destination (an EU importer is one customs union)."""
+    from ..codes import GROUPS, expand
+
+    out: dict[str, str] = {}
+    for g in codes:
+        key = str(g).strip().upper().replace("-", "_").replace(" ", "_")
+        label = key if key in GROUPS else None
+        for m in expand([g]):
+            out.setdefault(m, label or m)
+    return out
+
+
+@dataclass
+class Panel:
+    """Series as rows of a matrix: ``keys`` (one row per series), ``labels`` (period per column), ``values``."""
+
+    keys: pd.DataFrame
+    labels: list[str]
+    values: np.ndarray
+    freq: str
+
+    @property
+    def season(self) -> int:
+        return SEASON[self.freq]
+
+
+def split_frequencies(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    f = P.frequencies(df["period"])
+    return {k: df.loc[f == k] for k in ("A", "Q", "M") if (f == k).any()}
+
+
+def build_panel(df: pd.DataFrame, keys: list[str], value: str = "value_usd", freq: str | None = None,
+                how: str = "sum") -> Panel:
+    """Pivot ``df`` (one frequency) to a (series x period) matrix; missing cells are NaN; periods form a full
+    range from the first to the last one present (gaps become NaN columns)."""
+    if freq is None:
+        freq = P.frequency(str(df["period"].iloc[0])) if len(df) else "A"
+    if len(df) == 0:
+        return Panel(pd.DataFrame(columns=keys), [], np.zeros((0, 0)), freq)
+    g = df.groupby(keys, sort=True, observed=True)
+    row = g.ngroup().to_numpy()
+    key_frame = g.size().reset_index()[keys]
+    ordv = P.period_ordinal(df["period"])
+    o0, o1 = int(ordv.min()), int(ordv.max())
+    first = df["period"].iloc[int(np.argmin(ordv))]
+    labels = [P.shift(str(first), i) for i in range(o1 - o0 + 1)]
+    mat = np.full((len(key_frame), o1 - o0 + 1), np.nan)
+    vals = df[value].to_numpy(dtype=float)
+    col = ordv - o0
+    if how == "sum":
+        # add.at keeps duplicate keys summed; cells never seen stay NaN
+        seen = np.zeros(mat.shape, dtype=bool)
+        fin = np.isfinite(vals)
+        seen[row[fin], col[fin]] = True
+        acc = np.zeros(mat.shape)
+        np.add.at(acc, (row, col), np.nan_to_num(vals))
+        mat[seen] = acc[seen]
+    else:
+        mat[row, col] = vals
+    return Panel(key_frame.reset_index(drop=True), labels, mat, freq)
+
+
+def nan_median(a: np.ndarray) -> np.ndarray:
+    """Median over the last axis ignoring NaN, by sorting (NaN sort last); NaN where nothing is present."""
+    s = np.sort(a, axis=-1)
+    k = np.sum(~np.isnan(a), axis=-1)
+    lo = np.clip((k - 1) // 2, 0, None)
+    hi = np.clip(k // 2, 0, a.shape[-1] - 1)
+    m = 0.5 * (np.take_along_axis(s, lo[..., None], -1)[..., 0] + np.take_along_axis(s, hi[..., None], -1)[..., 0])
+    return np.where(k > 0, m, np.nan)
+
+
+def trailing_stats(mat: np.ndarray, window: int, min_count: int, chunk: int = 4000):
+    """For each cell, median, MAD-based spread and count of the ``window`` cells before it in its row (the
+    cell itself excluded). Cells with fewer than ``min_count`` values get NaN."""
+    n, t = mat.shape
+    med = np.full((n, t), np.nan)
+    spread = np.full((n, t), np.nan)
+    cnt = np.zeros((n, t), dtype=np.int64)
+    if n == 0 or t == 0:
+        return med, spread, cnt
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    for s in range(0, n, chunk):
+        block = mat[s:s + chunk]
+        pad = np.concatenate([np.full((block.shape[0], window), np.nan), block], axis=1)
+        win = sliding_window_view(pad, window, axis=1)[:, :t]
+        m = nan_median(win)
+        d = nan_median(np.abs(win - m[..., None]))
+        c = np.sum(~np.isnan(win), axis=-1)
+        ok = c >= min_count
+        med[s:s + chunk] = np.where(ok, m, np.nan)
+        spread[s:s + chunk] = np.where(ok, MAD_TO_SD * d, np.nan)
+        cnt[s:s + chunk] = c
+    return med, spread, cnt
+
+
+def row_resolution(mat: np.ndarray) -> np.ndarray:
+    """The rounding step of each row: the largest power of ten (1e-3 .. 1e12) that divides every value of it."""
+    n = mat.shape[0]
+    res = np.full(n, 1e-3)
+    if mat.size == 0:
+        return res
+    finite = np.isfinite(mat)
+    for k in range(-3, 13):
+        step = 10.0 ** k
+        q = mat / step
+        r = np.round(q)
+        div = (np.abs(q - r) <= 1e-6 * np.maximum(1.0, np.abs(q))) & ((r != 0) | (mat == 0))
+        ok = np.where(finite, div, True).all(axis=1)
+        res = np.where(ok, step, res)
+    return res
+
+
+def log_level(mat: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """log(value + rounding step): zeros stay finite, and a series at its rounding floor moves little."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(mat + res[:, None])
+
+
+def rounding_var(mat: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """Variance of log(value) allowed for rounding to ``res``: one full rounding step in relative terms (wider
+    than the uniform error's r/sqrt(12), because small published series also move by whole steps)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (res[:, None] / (mat + res[:, None])) ** 2
+
+
+def lagged(mat: np.ndarray, lag: int) -> np.ndarray:
+    """``out[:, t] = mat[:, t - lag]`` (NaN where ``t < lag``)."""
+    out = np.full(mat.shape, np.nan)
+    if lag < mat.shape[1]:
+        out[:, lag:] = mat[:, : mat.shape[1] - lag]
+    return out
+
+
+def leading(mat: np.ndarray, lead: int) -> np.ndarray:
+    """``out[:, t] = mat[:, t + lead]`` (NaN past the end)."""
+    out = np.full(mat.shape, np.nan)
+    if lead < mat.shape[1]:
+        out[:, : mat.shape[1] - lead] = mat[:, lead:]
+    return out
+
+
+def rolling_sum(mat: np.ndarray, k: int) -> np.ndarray:
+    """Trailing sum of ``k`` cells; NaN unless all ``k`` are present."""
+    if k <= 1:
+        return mat.copy()
+    out = np.full(mat.shape, np.nan)
+    if mat.shape[1] < k:
+        return out
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    out[:, k - 1:] = sliding_window_view(mat, k, axis=1).sum(axis=-1)
+    return out
+
+
+def merge_jan_feb(panel: Panel) -> np.ndarray:
+    """Monthly values with January and February both replaced by their mean, so that the moving Chinese New Year
+    holiday does not read as a January collapse followed by a February rebound."""
+    v = panel.values.copy()
+    if panel.freq != "M":
+        return v
+    months = np.array([int(lb[5:7]) for lb in panel.labels])
+    years = np.array([int(lb[:4]) for lb in panel.labels])
+    for j in np.flatnonzero(months == 1):
+        nxt = j + 1
+        if nxt < v.shape[1] and months[nxt] == 2 and years[nxt] == years[j]:
+            both = 0.5 * (v[:, j] + v[:, nxt])
+            v[:, j] = both
+            v[:, nxt] = both
+        else:
+            v[:, j] = np.nan
+    if months[-1] == 1:
+        v[:, -1] = np.nan
+    if months[0] == 2:
+        v[:, 0] = np.nan
+    return v
+
+
+def period_mask(labels: list[str], periods: list[str] | None) -> np.ndarray:
+    """Columns under test: the given periods (any frequency mismatch simply selects nothing), or all."""
+    if periods is None:
+        return np.ones(len(labels), dtype=bool)
+    want = set(periods)
+    return np.array([lb in want for lb in labels], dtype=bool)
+
+
+def usable_flows(flows: pd.DataFrame, include_estimated: bool, stage: str) -> tuple[pd.DataFrame, Ledger]:
+    """The rows a signature check may use: non-estimated (publisher estimates are not reports), finite values."""
+    led = Ledger(stage=stage, rows_in=len(flows))
+    df = flows
+    if not include_estimated and "estimated" in df:
+        df = led.set_aside(df, df["estimated"].fillna(False).astype(bool).to_numpy(), "estimated")
+    v = pd.to_numeric(df["value_usd"], errors="coerce")
+    df = led.set_aside(df, (~np.isfinite(v.to_numpy(dtype=float))) | (v.to_numpy(dtype=float) < 0), "no_value")
+    led.finish(df)
+    return df, led
+
+
+def robust_cross_z(x: np.ndarray, groups: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Robust z of ``x`` within each group (median, 1.4826 MAD floored at ``floor``)."""
+    s = pd.Series(x)
+    med = s.groupby(groups).transform("median").to_numpy()
+    mad = (s - med).abs().groupby(groups).transform("median").to_numpy() * MAD_TO_SD
+    scale = np.maximum(np.nan_to_num(mad, nan=floor), floor)
+    return (x - med) / scale, med, scale
+
+
+def finish(records: list[pd.DataFrame], check: str) -> pd.DataFrame:
+    """Concatenate finding frames and sort them on explicit keys (byte-identical output for the same input)."""
+    frames = [r for r in records if r is not None and len(r)]
+    if not frames:
+        return make_findings()
+    out = make_findings(pd.concat(frames, ignore_index=True))
+    out = out.sort_values(["signal", "score", "subject", "period"], ascending=[True, False, True, True],
+                          kind="mergesort").reset_index(drop=True)
+    out["check"] = check
+    return out
+
+
+# ==============================================================================================================
+# the series check
+# ==============================================================================================================
+
+
+@dataclass(frozen=True)
+class SeriesParams:
+    """Knobs of the series check (defaults in brackets).
+
+    - ``min_score`` [3.5]: findings are reported at or above this robust z.
+    - ``history`` [{"M": 36, "Q": 12, "A": 8}]: periods of trailing history for the expected growth and spread.
+    - ``min_history`` [{"M": 12, "Q": 6, "A": 4}]: fewer past growth figures than this -> no finding.
+    - ``min_scale`` [0.05]: floor of the spread of log growth (5%), so that a very smooth series is not flagged
+      for an ordinary move.
+    - ``level_window`` [{"M": 12, "Q": 4, "A": 3}]: periods compared before and after a candidate level shift.
+    - ``min_peers`` [4]: a peer comparison needs this many other series in the group.
+    - ``combine_jan_feb`` [True]: read January and February together (Chinese New Year moves between them).
+    - ``include_estimated`` [False]: publisher estimates are not reports and are left out.
+    - ``signals`` [own_history, level_shift, peer]: which tests to run.
+    """
+
+    min_score: float = 3.5
+    history: dict = field(default_factory=lambda: {"M": 36, "Q": 12, "A": 8})
+    min_history: dict = field(default_factory=lambda: {"M": 12, "Q": 6, "A": 4})
+    min_scale: float = 0.05
+    level_window: dict = field(default_factory=lambda: {"M": 12, "Q": 4, "A": 3})
+    min_peers: int = 4
+    combine_jan_feb: bool = True
+    include_estimated: bool = False
+    signals: tuple = ("own_history", "level_shift", "peer")
+
+    def __post_init__(self):
+        if self.min_score < 0 or self.min_scale <= 0 or self.min_peers < 1:
+            raise ConfigError("series: min_score >= 0, min_scale > 0 and min_peers >= 1 are required")
+        bad = set(self.signals) - {"own_history", "level_shift", "peer"}
+        if bad:
+            raise ConfigError(f"series: unknown signal(s) {sorted(bad)}; use own_history, level_shift, peer")
+
+
+SERIES_KEYS = ["reporter", "region", "partner", "flow", "hs"]
+
+
+def _subject(keys: pd.DataFrame) -> pd.Series:
+    base = np.where(keys["region"] != "", keys["region"], keys["reporter"] + ">" + keys["partner"])
+    base = pd.Series(base, index=keys.index, dtype="str")
+    flow_tag = np.where(keys["flow"] == "X", "", "[" + keys["flow"] + "]")
+    hs_tag = np.where(keys["hs"] == "TOTAL", "", ":" + keys["hs"])
+    return base + pd.Series(hs_tag, index=keys.index) + pd.Series(flow_tag, index=keys.index)
+
+
+class _What:
+    """``China's exports of HS 85 to Hong Kong`` for series ``i`` of a panel, built only when asked for."""
+
+    def __init__(self, keys: pd.DataFrame):
+        self.keys = keys
+
+    def __getitem__(self, i: int) -> str:
+        r, reg, p, f, hs = (self.keys.at[i, c] for c in SERIES_KEYS)
+        who = province(reg) if reg else country(r)
+        prod = "" if hs == "TOTAL" else f" of {product(hs)}"
+        verb = flow_phrase(f).split(" ")
+        return f"{possessive(who)} {verb[0]}{prod} {verb[1]} {country(p)}"
+
+
+def _period_text(label: str, freq: str, jan_feb: bool) -> str:
+    if freq == "M" and jan_feb and label[5:7] == "02":
+        return f"January-February {label[:4]}"
+    return label
+
+
+class _SeriesState:
+    """Growth, history and noise of one frequency's panel."""
+
+    def __init__(self, panel: Panel, params: SeriesParams):
+        self.panel = panel
+        f = panel.freq
+        L = panel.season
+        v = merge_jan_feb(panel) if params.combine_jan_feb else panel.values.copy()
+        self.v = v
+        self.res = row_resolution(panel.values)
+        lv = log_level(v, self.res)
+        self.lv = lv
+        self.g = lv - lagged(lv, L)
+        rv = rounding_var(v, self.res)
+        # Jan/Feb merged values are means of two rounded figures: half the variance
+        self.noise_var = rv + lagged(rv, L)
+        self.med, self.spread, self.cnt = trailing_stats(self.g, params.history[f], params.min_history[f])
+        self.scale = np.sqrt(np.maximum(np.nan_to_num(self.spread, nan=np.inf), params.min_scale) ** 2
+                             + np.nan_to_num(self.noise_var, nan=0.0))
+        with np.errstate(invalid="ignore"):
+            self.z = (self.g - self.med) / self.scale
+        # January duplicates February after merging: report the pair once, at February
+        self.skip = np.zeros(len(panel.labels), dtype=bool)
+        if f == "M" and params.combine_jan_feb:
+            self.skip = np.array([lb[5:7] == "01" for lb in panel.labels])
+
+
+def _own_history(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What) -> pd.DataFrame:
+    pn = st.panel
+    L = pn.season
+    score = np.abs(st.z)
+    hit = np.isfinite(score) & (score >= params.min_score) & test[None, :] & ~st.skip[None, :]
+    rows, cols = np.nonzero(hit)
+    if len(rows) == 0:
+        return None
+    v = st.v[rows, cols]
+    prev = st.v[rows, cols - L]
+    g = st.g[rows, cols]
+    med = st.med[rows, cols]
+    expected = prev * np.exp(med)
+    keys = pn.keys.iloc[rows].reset_index(drop=True)
+    details = []
+    for i in range(len(rows)):
+        lab = pn.labels[cols[i]]
+        details.append(
+            f"{what[rows[i]]} {'rose' if g[i] > 0 else 'fell'} {pct(np.expm1(g[i]))} in "
+            f"{_period_text(lab, pn.freq, params.combine_jan_feb)} ({amount(v[i])} USD against {amount(prev[i])} "
+            f"in {_period_text(pn.labels[cols[i] - L], pn.freq, params.combine_jan_feb)}), where its own history "
+            f"says {pct(np.expm1(med[i]))} (spread {100 * st.scale[rows[i], cols[i]]:.0f}%): "
+            f"robust z {st.z[rows[i], cols[i]]:+.1f}"
+        )
+    return _frame(keys, pn, cols, "series.own_history", score[rows, cols], v, expected,
+                  np.abs(v - expected), details)
+
+
+def _frame(keys, pn, cols, signal, score, value, expected, usd, details) -> pd.DataFrame:
+    return pd.DataFrame({
+        "check": CHECK, "signal": signal, "subject": _subject(keys).to_numpy(),
+        "reporter": keys["reporter"].to_numpy(), "partner": keys["partner"].to_numpy(),
+        "region": keys["region"].to_numpy(), "hs": np.where(keys["hs"] == "TOTAL", "", keys["hs"]),
+        "period": [pn.labels[c] for c in cols], "score": score, "value": value, "expected": expected,
+        "usd_at_stake": usd, "detail": details,
+    })
+
+
+def _level_shift(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What) -> pd.DataFrame:
+    """A change point at t: the mean log level over [t, t+k) against the mean over [t-k, t), net of the trend
+    the history expects, in units of the history's growth spread (widened for the averaging of a random walk)."""
+    pn = st.panel
+    L = pn.season
+    k = params.level_window[pn.freq]
+    n, T = st.lv.shape
+    if T < 2 * k + 1:
+        return None
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    lv = st.lv
+    win_mean = np.full((n, T), np.nan)  # mean over [t, t+k)
+    w = sliding_window_view(lv, k, axis=1)
+    full = np.all(np.isfinite(w), axis=-1)
+    win_mean[:, : T - k + 1] = np.where(full, w.mean(axis=-1), np.nan)
+    after = win_mean
+    before = lagged(win_mean, k)
+    m = k / L  # seasons between the two block centres
+    blocks = max(1, int(round(m)))
+    c = np.sqrt(blocks * (2 * blocks ** 2 + 1) / 3.0) / blocks  # sd of a block-mean difference, random walk
+    jump = after - before - m * st.med
+    with np.errstate(invalid="ignore"):
+        z = jump / (st.scale * c)
+    score = np.abs(z)
+    # keep the strongest point of each break: a local maximum within +-k
+    padded = np.concatenate([np.full((n, k), -np.inf), np.nan_to_num(score, nan=-np.inf),
+                             np.full((n, k), -np.inf)], axis=1)
+    local = sliding_window_view(padded, 2 * k + 1, axis=1).max(axis=-1)[:, :T]
+    hit = (np.isfinite(score) & (score >= params.min_score) & (score >= local) & test[None, :]
+           & ~st.skip[None, :])
+    rows, cols = np.nonzero(hit)
+    if len(rows) == 0:
+        return None
+    lin = np.exp(lv) - st.res[:, None]
+    val = np.array([np.nanmean(lin[r, c:c + k]) for r, c in zip(rows, cols)])
+    base = np.array([np.nanmean(lin[r, c - k:c]) for r, c in zip(rows, cols)])
+    exp_ = base * np.exp(m * st.med[rows, cols])
+    keys = pn.keys.iloc[rows].reset_index(drop=True)
+    details = []
+    for i, (r, cc) in enumerate(zip(rows, cols)):
+        a, b = pn.labels[cc], pn.labels[min(cc + k - 1, T - 1)]
+        details.append(
+            f"{what[r]} shifted {'up' if jump[r, cc] > 0 else 'down'} from {a}: {amount(val[i])} USD a period on "
+            f"average over {a}..{b} against {amount(base[i])} over the {k} periods before, where the trend "
+            f"expects {amount(exp_[i])} (robust z {z[r, cc]:+.1f})"
+        )
+    return _frame(keys, pn, cols, "series.level_shift", score[rows, cols], val, exp_,
+                  np.abs(val - exp_) * k, details)
+
+
+def _peer(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What) -> pd.DataFrame:
+    """Growth against peers: a province against the other provinces (and the national total, in the detail);
+    a pair against the reporter's other partners (same flow and product). The excess growth is then judged
+    against its own history, so that a series that always grows faster than its peers is not flagged."""
+    pn = st.panel
+    keys = pn.keys
+    is_region = (keys["region"] != "").to_numpy()
+    agg = keys["partner"].isin(AGGREGATE_PARTNERS).to_numpy()
+    # peer groups: provinces share reporter/partner/flow/hs; national pairs share reporter/flow/hs
+    gkey = np.where(is_region, "R|" + keys["reporter"] + "|" + keys["partner"] + "|" + keys["flow"] + "|"
+                    + keys["hs"], "P|" + keys["reporter"] + "|" + keys["flow"] + "|" + keys["hs"])
+    eligible = is_region | ~agg
+    gid = pd.Series(np.where(eligible, gkey, "")).astype("str")
+    gcodes, _ = pd.factorize(gid)
+    gframe = pd.DataFrame(st.g)
+    size = pd.Series(eligible).groupby(gcodes).transform("sum").to_numpy()
+    ok = eligible & (size - 1 >= params.min_peers)
+    if not ok.any():
+        return None
+    gmed = gframe.loc[ok].groupby(gcodes[ok]).transform("median").to_numpy()
+    e = np.full(st.g.shape, np.nan)
+    e[ok] = st.g[ok] - gmed
+    peer_med = np.full(st.g.shape, np.nan)
+    peer_med[ok] = gmed
+    f = pn.freq
+    med, spread, _ = trailing_stats(e, params.history[f], params.min_history[f])
+    scale = np.sqrt(np.maximum(np.nan_to_num(spread, nan=np.inf), params.min_scale) ** 2
+                    + np.nan_to_num(st.noise_var, nan=0.0))
+    with np.errstate(invalid="ignore"):
+        z = (e - med) / scale
+    score = np.abs(z)
+    hit = np.isfinite(score) & (score >= params.min_score) & test[None, :] & ~st.skip[None, :]
+    rows, cols = np.nonzero(hit)
+    if len(rows) == 0:
+        return None
+    # the national total beside each province, for the detail
+    nat = {}
+    nat_rows = keys.index[(~is_region) & (keys["partner"] == "WLD")]
+    for r in nat_rows:
+        nat[(keys.at[r, "reporter"], keys.at[r, "flow"], keys.at[r, "hs"])] = r
+    L = pn.season
+    v = st.v[rows, cols]
+    prev = st.v[rows, cols - L]
+    expected = prev * np.exp(peer_med[rows, cols] + med[rows, cols])
+    sub = keys.iloc[rows].reset_index(drop=True)
+    details = []
+    for i, (r, c) in enumerate(zip(rows, cols)):
+        lab = _period_text(pn.labels[c], f, params.combine_jan_feb)
+        peers = ("the other provinces" if is_region[r]
+                 else f"{possessive(country(keys.at[r, 'reporter']))} other partners")
+        text = (f"{what[r]} grew {pct(np.expm1(st.g[r, c]))} in {lab} ({amount(v[i])} USD) while "
+                f"{peers} grew {pct(np.expm1(peer_med[r, c]))} (median); the usual gap is "
+                f"{100 * med[r, c]:+.0f} points (robust z {z[r, c]:+.1f})")
+        if is_region[r]:
+            nr = nat.get((keys.at[r, "reporter"], keys.at[r, "flow"], keys.at[r, "hs"]))
+            if nr is not None and np.isfinite(st.g[nr, c]):
+                text += f"; the national total grew {pct(np.expm1(st.g[nr, c]))}"
+        details.append(text)
+    return _frame(sub, pn, cols, "series.peer", score[rows, cols], v, expected, np.abs(v - expected), details)
+
+
+def run(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: list[str] | None = None,
+        mirror_gaps: pd.DataFrame | None = None) -> CheckResult:
+    """Series breaks for every series of ``flows`` (any mix of frequencies; each is analysed on its own axis).
+
+    ``periods`` are the periods under test (findings only for them; earlier periods are history).
+    ``mirror_gaps`` is not needed by this check and is ignored.
+    """
+    params = params or SeriesParams()
+    df, led = usable_flows(flows, params.include_estimated, "series")
+    out = []
+    for freq, part in split_frequencies(df).items():
+        panel = build_panel(part, SERIES_KEYS, freq=freq)
+        st = _SeriesState(panel, params)
+        test = period_mask(panel.labels, periods)
+        what = _What(panel.keys)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if "own_history" in params.signals:
+                out.append(_own_history(st, params, test, what))
+            if "level_shift" in params.signals:
+                out.append(_level_shift(st, params, test, what))
+            if "peer" in params.signals:
+                out.append(_peer(st, params, test, what))
+    return CheckResult(check=CHECK, findings=finish(out, CHECK), ledgers=[led])

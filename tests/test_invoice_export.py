@@ -1,0 +1,66 @@
+"""Invoice exports: planted pairs and provinces at the top of the family, structural gaps and CIF/FOB margins
+not; China -> Hong Kong 2013 in the IMF DOTS file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import shared_file
+from signatures_support import dots_flows, subject_ranks, synth_panel, truth_subject
+from tradeanomaly.checks import invoice_export
+
+TOP_K = 10
+
+
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
+def test_planted_invoice_exports_are_at_the_top(seed):
+    panel = synth_panel(seed)
+    f = invoice_export.run(panel.flows).findings
+    ranks = subject_ranks(f)
+    truth = panel.truth
+    for _, t in truth.loc[truth["kind"].isin(["invoice_export_pair", "invoice_export_province"])].iterrows():
+        subj = truth_subject(t)
+        assert subj in ranks.index and ranks[subj] < TOP_K, (subj, ranks.head(12))
+    # negative controls: entrepôt re-export gaps and publisher estimates are never flagged
+    for _, t in truth.loc[truth["negative_control"].astype(str) == "True"].iterrows():
+        assert f"{t['reporter']}>{t['partner']}" not in set(f["subject"].str.split(":").str[0]) or \
+            t["kind"] == "publisher_estimate" and ranks.get(f"{t['reporter']}>{t['partner']}", 99) >= TOP_K
+    assert not f["subject"].isin(["HKG>CHN", "SGP>CHN"]).any()
+
+
+def _pair_frame(ratios, start=2005):
+    rows = []
+    for i, r in enumerate(ratios):
+        x = 100e9 * 1.05 ** i
+        rows += [dict(period=str(start + i), reporter="AAA", partner="BBB", flow="X", hs="TOTAL", value_usd=x),
+                 dict(period=str(start + i), reporter="BBB", partner="AAA", flow="M", hs="TOTAL",
+                      value_usd=x / r * 1.06)]
+    return pd.DataFrame(rows).assign(region="", valuation=lambda d: np.where(d.flow == "X", "FOB", "CIF"),
+                                     estimated=False, source="test", quantity=np.nan, quantity_unit="")
+
+
+def test_margins_and_structural_gaps_are_not_flagged_a_surge_is():
+    wobble = [1.0, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97, 1.0, 1.02]
+    # ordinary CIF/FOB margin: importer's CIF 6% above the exporter's FOB
+    assert invoice_export.run(_pair_frame(wobble)).findings.empty
+    # a structural gap (ratio 1.8 every year, like an entrepôt) is its own history
+    assert invoice_export.run(_pair_frame([1.8 * w for w in wobble])).findings.empty
+    # the 2013-style episode: ratio from about 1.15 to 1.63
+    f = invoice_export.run(_pair_frame([1.15 * w for w in wobble] + [1.63])).findings
+    assert list(f["period"]) == ["2014"] and f["value"].iloc[0] == pytest.approx(1.63, rel=1e-6)
+    assert f["score"].iloc[0] > 5 and "above the 1.4 band" in f["detail"].iloc[0]
+
+
+@pytest.mark.slow
+def test_dots_china_hong_kong_2013(shared_data):
+    path = shared_file(shared_data, "imf_dots_annual_1960_2020", "dots_annual_bilateral_1960_2020.csv.gz")
+    flows = dots_flows(str(path))
+    sub = flows.loc[flows["reporter"].isin(["CHN", "HKG"]) & flows["partner"].isin(["CHN", "HKG"])]
+    f = invoice_export.run(sub, periods=["2013"]).findings
+    row = f.loc[(f["subject"] == "CHN>HKG") & (f["signal"] == "invoice_export.mirror_band")].iloc[0]
+    # China reports 384.9 bn of exports, Hong Kong 250.6 bn of imports (236.4 bn FOB): ratio 1.63
+    assert row["value"] == pytest.approx(384.877 / (250.625 / 1.06), rel=0.002)
+    assert row["score"] > 3.5
+    assert "384.9 bn" in row["detail"] and "250.6 bn" in row["detail"]
