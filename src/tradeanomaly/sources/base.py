@@ -63,12 +63,31 @@ def detect_encoding(path: Path) -> str:
     for enc in ("utf-8", "gb18030"):
         try:
             head.decode(enc)
-            return enc
         except UnicodeDecodeError as exc:
             # a multi-byte character cut at the end of the sample is not an error
-            if exc.start >= len(head) - 4:
-                return enc
+            if exc.start < len(head) - 4:
+                continue
+        if enc == "gb18030" and not _gb_plausible(head):
+            continue  # latin-1 text ("ça") also decodes as GB18030, as rare characters
+        return enc
     return "latin-1"
+
+
+def _gb_plausible(head: bytes) -> bool:
+    """Chinese text has mostly high trail bytes (GB2312: 0xA1-0xFE); latin-1 accents sit before ASCII letters."""
+    i, pairs, ascii_trail, n = 0, 0, 0, len(head)
+    while i < n - 1:
+        if head[i] < 0x80:
+            i += 1
+            continue
+        trail = head[i + 1]
+        pairs += 1
+        if 0x30 <= trail <= 0x39:  # four-byte sequence
+            i += 4
+            continue
+        ascii_trail += trail < 0x80
+        i += 2
+    return ascii_trail * 2 <= pairs
 
 
 def read_text_table(path: Path, *, sep: str | None = ",", encoding: str | None = None,
@@ -120,10 +139,31 @@ def parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         return v, v.isna(), pd.Series(False, index=raw.index)
     s = raw.astype("str")
     missing = raw.isna() | (s.str.strip() == "")
-    cleaned = s.str.replace(r"[,\s\u00a0]", "", regex=True)
-    v = pd.to_numeric(cleaned.where(~missing), errors="coerce")
+    v = _arrow_floats(s, missing)
+    if v is not None:
+        return v, missing, pd.Series(False, index=raw.index)
+    # plain numbers parse in C; only the few that fail are cleaned of separators (a per-cell regex)
+    v = pd.to_numeric(s.where(~missing), errors="coerce")
+    retry = v.isna() & ~missing
+    if retry.any():
+        cleaned = s[retry].str.replace(r"[,\s\u00a0]", "", regex=True)
+        v = v.copy()
+        v[retry] = pd.to_numeric(cleaned, errors="coerce")
     non_numeric = v.isna() & ~missing
     return v.astype("float64"), missing, non_numeric
+
+
+def _arrow_floats(s: pd.Series, missing: pd.Series) -> pd.Series | None:
+    """All-numeric text parsed by one Arrow cast (10x faster than to_numeric on millions of rows), else None."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pc.if_else(pa.array(missing.to_numpy()), None, pa.array(s.array))
+        out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+        return None
+    return pd.Series(out, index=s.index, dtype="float64")
 
 
 def finish_flows(df: pd.DataFrame, ledger: Ledger, source: str, *, where: str = "") -> ReadResult:
@@ -146,9 +186,10 @@ def finish_flows(df: pd.DataFrame, ledger: Ledger, source: str, *, where: str = 
             else:
                 df[c] = ""
     values, missing, non_numeric = parse_numbers(df["value_usd"])
-    df["value_usd"] = values
     df = ledger.set_aside(df, missing.to_numpy(), "missing_value")
+    # set aside before replacing the text, so the ledger examples show what the file said
     df = ledger.set_aside(df, non_numeric.loc[df.index].to_numpy(), "non_numeric_value")
+    df["value_usd"] = values.loc[df.index]
     df = ledger.set_aside(df, (df["value_usd"] < 0).to_numpy(), "negative_value")
     df = ledger.set_aside(df, ~np.isfinite(df["value_usd"].to_numpy()), "non_numeric_value")
     q, _, q_bad = parse_numbers(df["quantity"])
