@@ -171,7 +171,10 @@ def _encode(values: pd.Series) -> tuple[pa.Array, list]:
     """
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         try:
-            encoded = pc.dictionary_encode(pa.array(values.array))
+            arr = pa.array(values.array)
+            if isinstance(arr, pa.ChunkedArray):  # pyarrow-backed columns may arrive in several chunks
+                arr = arr.combine_chunks()
+            encoded = pc.dictionary_encode(arr)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
             encoded = None
         if encoded is not None:

@@ -19,6 +19,7 @@ TOTAL = "TOTAL"
 LEVELS = (2, 4, 6, 8, 10)
 _TOTAL_WORDS = {"TOTAL", "ALL", "AG0", ""}
 _SEPARATORS = re.compile(r"[\s.\-]")
+_FLOAT_TAIL = re.compile(r"^(\d+)\.0$")
 
 
 def _section_table() -> dict[str, int]:
@@ -76,7 +77,8 @@ def _normalise_one(value) -> str:
             return ""
         text = str(int(value))
     else:
-        text = _SEPARATORS.sub("", str(value)).upper()
+        # a code written by a spreadsheet as a float ("10121.0") keeps its digits, not the decimal zero
+        text = _SEPARATORS.sub("", _FLOAT_TAIL.sub(r"\1", str(value).strip())).upper()
     if text in _TOTAL_WORDS:
         return TOTAL
     if not text.isdigit() or not text.isascii() or len(text) > 10:

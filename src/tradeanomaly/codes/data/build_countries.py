@@ -276,7 +276,7 @@ WORLD_NAMES = ["World", "Total", "All partners", "All countries", "Total All Mar
                "全球", "世界", "总值", "合计", "All Markets"]
 NES_NAMES = [
     "Areas, nes", "Areas nes", "nes", "Not specified", "Countries & Areas not specified",
-    "Countries and Areas not specified", "Other countries not specified", "Other Countries not included elsewhere",
+    "Countries and Areas not specified", "Other countries not specified",
     "Special Categories", "Africa not specified", "Asia not specified", "Europe not specified",
     "Middle East and Central Asia not specified", "Western Hemisphere not specified", "Middle East not specified",
     "Other Markets Oceania", "Other Markets Europe", "Other Markets Asia", "Other Markets America",
@@ -287,6 +287,9 @@ NES_NAMES = [
     "国别不详", "未列明",
 ]
 AGGREGATE_NAMES = [
+    # DOTS: world minus the listed countries equals the "... not specified" buckets without this residual,
+    # so it double counts them and is an aggregate, not a further unallocated area
+    "Other Countries not included elsewhere",
     "European Union", "EU", "EU27", "EU-27", "EU-28", "EU28", "EU27_2020", "Euro Area", "Eurozone",
     "Advanced Economies", "Emerging and Developing Economies", "Emerging Market and Developing Economies",
     "Emerging and Developing Asia", "Emerging and Developing Europe", "Sub-Saharan Africa", "Africa", "Asia",
