@@ -73,8 +73,32 @@ def handle_errors(func):
 
 # -- shared options, written once ------------------------------------------------------------------------------
 
+def parse_reader_options(pairs: tuple[str, ...]) -> dict:
+    """``KEY=VALUE`` pairs for a reader; values read as YAML scalars (``true``, ``7.1``, ``2024``, text)."""
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"`{pair}` is not KEY=VALUE (for example allow_sitc=true)",
+                                     param_hint="--option")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def reader_option(func):
+    return click.option("--option", "-o", "reader_options", multiple=True, metavar="KEY=VALUE",
+                        help="Reader option, repeatable (allow_sitc=true, cny_per_usd=7.1, "
+                             "country_codes=FILE, period=2024).")(func)
+
+
 def source_options(func):
-    """``--source SRC [--map MAP] FILE...``"""
+    """``--source SRC [--map MAP] [--option KEY=VALUE]... FILE...``"""
+    func = reader_option(func)
     func = click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=True))(func)
     func = click.option("--map", "column_map", type=click.Path(exists=True, dir_okay=False),
                         help="YAML column map for --source table (see configs/maps/).")(func)

@@ -138,8 +138,12 @@ def flows_failures(df: pd.DataFrame) -> pd.DataFrame:
         problems += _problems_for(df, "value_usd", v < 0, "non_negative",
                                   "values must be >= 0; book returns and corrections apart")
     if "quantity" in df:
-        q = pd.to_numeric(df["quantity"], errors="coerce")
-        bad = q.isna() & df["quantity"].notna() & (df["quantity"].astype(TEXT_DTYPE) != "")
+        if pd.api.types.is_numeric_dtype(df["quantity"]):  # no text to check: only the sign
+            q = df["quantity"]
+            bad = pd.Series(False, index=df.index)
+        else:
+            q = pd.to_numeric(df["quantity"], errors="coerce")
+            bad = q.isna() & df["quantity"].notna() & (df["quantity"].astype(TEXT_DTYPE) != "")
         problems += _problems_for(df, "quantity", bad | (q < 0), "numeric",
                                   "give a non-negative number or leave it empty")
     if "estimated" in df:

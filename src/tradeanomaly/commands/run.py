@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import config_option, handle_errors, progress, quiet_option
+from ..cli import config_option, handle_errors, parse_reader_options, progress, quiet_option, reader_option
 
 
 @click.command()
@@ -13,7 +13,8 @@ from ..cli import config_option, handle_errors, progress, quiet_option
               help="Input format of FILE...: canonical, imf-dots, comtrade, baci, census, china-customs, table.")
 @click.option("--map", "column_map", type=click.Path(exists=True, dir_okay=False), default=None,
               help="YAML column map for --source table (see configs/maps/).")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=True))
+@reader_option
 @click.option("--period", default=None,
               help="Period under test: YYYY, YYYY-Qn, YYYY-MM, a range 2023-01:2023-12, or `all`. "
                    "Default: the latest period in the data.")
@@ -23,7 +24,7 @@ from ..cli import config_option, handle_errors, progress, quiet_option
 @click.option("--engine", type=click.Choice(["pandas", "dask"]), default=None, help="Computation engine.")
 @quiet_option
 @handle_errors
-def run(config_path, source, column_map, files, period, out, seed, engine, quiet):
+def run(config_path, source, column_map, files, reader_options, period, out, seed, engine, quiet):
     """Read, check, score and rank; write flags, findings, report.md/html, ledger and manifest.
 
     With no arguments it runs on the embedded sample made by the generator. Outputs go to OUT/<run id>/,
@@ -35,8 +36,10 @@ def run(config_path, source, column_map, files, period, out, seed, engine, quiet
     overrides = {"period": period, "out": out, "seed": seed}
     if engine:
         overrides["engine"] = {"name": engine}
-    if files or source or column_map:
+    if files or source or column_map or reader_options:
         inp = {"files": [str(f) for f in files]}
+        if reader_options:
+            inp["options"] = parse_reader_options(reader_options)
         if source:
             inp["source"] = source
         if column_map:
