@@ -180,11 +180,14 @@ def test_periods_are_normalised_and_bad_ones_named(tmp_path):
         read(_write(tmp_path, [_row(), _row(period="Feb 24")], name="bad.csv"))
 
 
-def test_codes_that_are_not_iso3_fail_with_every_problem(tmp_path):
-    with pytest.raises(SchemaError) as err:
-        read(_write(tmp_path, [_row(reporter="China"), _row(partner="U.S.", hs="8542.31")]))
-    msg = str(err.value)
-    assert "`reporter`" in msg and "`partner`" in msg and "`hs`" in msg
+def test_codes_that_are_not_iso3_are_set_aside_with_their_text(tmp_path):
+    # one bad code must not stop a long load: the row goes to the ledger, its text in the examples
+    res = read(_write(tmp_path, [_row(reporter="China"), _row(partner="U.S."), _row(partner="DEU", hs="85x"),
+                                 _row(partner="FRA", flow="E"), _row(partner="ITA")]))
+    assert dict(res.ledger.counts) == {"unknown_reporter": 1, "unknown_country": 1, "bad_flow": 1,
+                                       "bad_product_code": 1, "kept": 1}
+    assert res.ledger.examples["unknown_reporter"][0]["reporter"] == "China"
+    assert res.ledger.examples["unknown_country"][0]["partner"] == "U.S."
 
 
 # -- malformed files ------------------------------------------------------------------------------------------

@@ -35,10 +35,25 @@ def _window(periods: list[str], last: str, n: int) -> list[str]:
     return period_range(same[max(0, len(same) - n)], same[-1]) if len(same) > 1 else same
 
 
+def _members(code: str) -> list[str]:
+    """A group code (EU27, ASEAN) stands for its members; a country for itself."""
+    if re.fullmatch(r"[A-Z]{3}", code):
+        return [code]
+    try:
+        from ..codes.groups import expand
+
+        return list(expand([code]))
+    except Exception:
+        return [code]
+
+
 def _series(flows: pd.DataFrame, axis: list[str], **keys) -> list[float]:
     m = np.ones(len(flows), dtype=bool)
     for k, v in keys.items():
-        m &= (flows[k] == v).to_numpy()
+        if k in ("reporter", "partner"):
+            m &= flows[k].isin(_members(v)).to_numpy()
+        else:
+            m &= (flows[k] == v).to_numpy()
     m &= ~flows["estimated"].to_numpy()
     s = flows.loc[m].groupby("period")["value_usd"].sum()
     return [float(s.get(p, np.nan)) for p in axis]
@@ -134,7 +149,7 @@ def digit_chart(flows: pd.DataFrame, reporter: str, period: str) -> str:
     if frequency(last) != "A":
         sel = sel[(sel["period"] >= first[:4]) & (sel["period"].str.slice(0, 4) <= last[:4])]
     values = sel["value_usd"].to_numpy()
-    res = benford.first_two_digits_test(values)
+    res = benford.benford(values, min_n=1).tests["first_two_digits"]
     exp = np.asarray(res.expected, dtype=float)
     obs = np.asarray(res.observed, dtype=float)
     n = max(int(res.n), 1)
@@ -144,8 +159,9 @@ def digit_chart(flows: pd.DataFrame, reporter: str, period: str) -> str:
                               low=np.clip(exp - half, 0, None).tolist(), high=(exp + half).tolist()))
 
 
-_PAIR = re.compile(r"^([A-Z]{3})>([A-Z]{3})(?::(\w+))?$")
-_TRIPLE = re.compile(r"^([A-Z]{3})>([A-Z]{3})>([A-Z]{3})(?::(\w+))?$")
+_CODE = r"([A-Z][A-Z0-9]{2,5})"
+_PAIR = re.compile(rf"^{_CODE}>{_CODE}(?::(\w+))?(?:\[(X|M)\])?$")
+_TRIPLE = re.compile(rf"^{_CODE}>{_CODE}>{_CODE}(?::(\w+))?$")
 _REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _REPORTER = re.compile(r"^([A-Z]{3})(?::(\w+))?$")
 
@@ -162,6 +178,8 @@ def subject_series(flows: pd.DataFrame, subject: str, period: str, n: int = 24) 
         out[f"{o}>{d} ({d} imports)"] = _series(flows, axis, reporter=d, partner=o, flow="M", hs=hs, region="")
     elif m := _PAIR.match(subject):
         a, b, hs = m.group(1), m.group(2), m.group(3) or "TOTAL"
+        if m.group(4) == "M":  # an import series: the reporter is the importer
+            a, b = b, a
         out[f"{a} exports to {b}"] = _series(flows, axis, reporter=a, partner=b, flow="X", hs=hs, region="")
         out[f"{b} imports from {a}"] = _series(flows, axis, reporter=b, partner=a, flow="M", hs=hs, region="")
     elif _REGION.match(subject):
@@ -186,12 +204,13 @@ def charts_for(flows: pd.DataFrame, flag: dict, tables: dict[str, pd.DataFrame] 
             out.append(entrepot_chart(flows, m.group(1), m.group(2), m.group(3), m.group(4) or "", period))
         elif m := _PAIR.match(subject):
             tau = 0.06
+            exporter, importer = (m.group(2), m.group(1)) if m.group(4) == "M" else (m.group(1), m.group(2))
             gaps = (tables or {}).get("mirror_gaps")
-            if gaps is not None and "tau" in gaps and {"reporter", "partner"} <= set(gaps.columns):
-                sel = gaps[(gaps["reporter"] == m.group(1)) & (gaps["partner"] == m.group(2))]
+            if gaps is not None and {"tau", "exporter", "importer"} <= set(gaps.columns):
+                sel = gaps[(gaps["exporter"] == exporter) & (gaps["importer"] == importer)]
                 if len(sel):
                     tau = float(sel["tau"].median())
-            out.append(pair_chart(flows, m.group(1), m.group(2), m.group(3) or "", period, tau))
+            out.append(pair_chart(flows, exporter, importer, m.group(3) or "", period, tau))
             if "benford" in signals:
                 out.append(digit_chart(flows, m.group(1), period))
         elif _REGION.match(subject):

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SourceFormatError
-from ..schema import FLOW_COLUMNS, Ledger, coerce_flows, flows_failures, describe_failures, SchemaError
+from ..schema import (FLOW_COLUMNS, FLOW_TYPES, HS_RE, ISO3_RE, PERIOD_RE, Ledger, SchemaError, coerce_flows,
+                      describe_failures, flows_failures)
 
 #: Only these strings mean "missing" when reading text; "NA" (Namibia) and "" codes survive as text.
 NA_VALUES = ["", "#N/A", "N/A", "NaN", "nan", "NULL", "null", "..", "...", "-", "--", "n.a.", "None"]
@@ -194,10 +195,17 @@ def finish_flows(df: pd.DataFrame, ledger: Ledger, source: str, *, where: str = 
     df = ledger.set_aside(df, ~np.isfinite(df["value_usd"].to_numpy()), "non_numeric_value")
     q, _, q_bad = parse_numbers(df["quantity"])
     df["quantity"] = q.where(~q_bad & (q >= 0))
+    # rows the contract cannot hold are set aside by reason (the examples show the text as written),
+    # so one bad code does not stop a long load
     for c in ("reporter", "partner"):
         col = df[c].astype("str").fillna("")
-        df = ledger.set_aside(df, (col == "").to_numpy(), f"unknown_{c}" if c == "reporter" else "unknown_country")
-    df = ledger.set_aside(df, (df["period"].astype("str").fillna("") == "").to_numpy(), "bad_period")
+        bad = (col == "") | ~col.str.match(ISO3_RE)
+        df = ledger.set_aside(df, bad.to_numpy(), f"unknown_{c}" if c == "reporter" else "unknown_country")
+    period = df["period"].astype("str").fillna("")
+    df = ledger.set_aside(df, ((period == "") | ~period.str.match(PERIOD_RE)).to_numpy(), "bad_period")
+    df = ledger.set_aside(df, ~df["flow"].astype("str").isin(FLOW_TYPES).to_numpy(), "bad_flow")
+    hs = df["hs"].astype("str").fillna("")
+    df = ledger.set_aside(df, ~hs.str.match(HS_RE).to_numpy(), "bad_product_code")
     df = coerce_flows(df)
     dup = df.duplicated(FLOW_KEY + ["valuation"], keep="first").to_numpy()
     df = ledger.set_aside(df, dup, "duplicate").reset_index(drop=True)
