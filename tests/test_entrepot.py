@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from conftest import shared_file
-from signatures_support import dots_flows, subject_ranks, synth_panel, truth_subject
+from signatures_support import (census_flows, check_run, dots_flows, subject_ranks, synth_panel,
+                                truth_subject)
 from tradeanomaly.checks import entrepot
 
 TOP_K = 5
@@ -16,7 +17,7 @@ TOP_K = 5
 @pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
 def test_planted_transshipments_are_at_the_top(seed):
     panel = synth_panel(seed)
-    res = entrepot.run(panel.flows)
+    res = check_run("entrepot", seed)
     f = res.findings
     assert (f["check"] == "entrepot").all() and (f["score"] >= 0).all()
     ranks = subject_ranks(f)
@@ -33,8 +34,7 @@ def test_planted_transshipments_are_at_the_top(seed):
 
 
 def test_detail_speaks_trade():
-    panel = synth_panel(0)
-    f = entrepot.run(panel.flows).findings
+    f = check_run("entrepot", 0).findings
     top = f.loc[f["signal"] == "entrepot.pass_through"].iloc[0]
     assert "exports" in top["detail"] and " bn" in top["detail"] and "pass-through bound" in top["detail"]
     assert top["subject"] == f"{top['reporter']}>{top['hub']}>{top['partner']}:{top['hs']}"
@@ -83,3 +83,28 @@ def test_dots_china_vietnam_us_2019_2020(shared_data):
                 & (f["period"] == "2020")].iloc[0]
     assert row["usd_at_stake"] == pytest.approx(79.645e9 / 1.06, rel=0.01)
     assert "Vietnam's exports to the United States rose" in row["detail"]
+
+
+def test_census_2024_hub_share_finds_the_solar_module_circumvention(shared_data):
+    """One year of US imports by HS10 and partner: no origin -> hub leg and no history, so only the
+    cross-sectional hub_share screen applies. Its top product is HS 854143 (photovoltaic modules), which US
+    Commerce found in 2023 to be Chinese production routed through Cambodia, Malaysia, Thailand and Vietnam; the
+    next are car tyres (HS 401110) and kitchen cabinets (HS 940340), both under US anti-dumping orders on China."""
+    path = shared_file(shared_data, "us_census_hs10_imports_by_country_2024", "us_imports_hs10_2024_51partners.csv.gz")
+    flows = census_flows(str(path))
+    res = entrepot.run(flows)
+    f = res.findings
+    assert set(f["signal"]) == {"entrepot.hub_share"}
+    assert any("hub_share screen was run" in n for n in res.ledgers[0].notes)
+    # measured: 854143 z 6.0, 401110 5.2, 271019 4.0, 940340 3.8, 852721 (car radios) 3.7
+    assert list(f["hs"].head(2)) == ["854143", "401110"]
+    assert {"940340", "271019"} <= set(f["hs"].head(5))
+    top = f.iloc[0]
+    assert top["score"] == pytest.approx(6.0, abs=0.3)
+    assert top["hub"].split("+")[:3] == ["VNM", "THA", "MYS"] and "KHM" in top["hub"].split("+")
+    assert top["value"] > 0.99 and top["expected"] == pytest.approx(0.24, abs=0.05)
+    # Census: 5.5 bn from Vietnam, 3.0 bn from Thailand, 2.0 bn from Malaysia, 40.0 mn from China
+    hs6 = flows.loc[flows["hs"].str.startswith("854143")].groupby("partner")["value_usd"].sum()
+    assert hs6["VNM"] == pytest.approx(5.505e9, rel=0.002) and hs6["CHN"] == pytest.approx(40.0e6, rel=0.01)
+    assert "5.5 bn from Vietnam" in top["detail"] and "only 40.0 mn from China" in top["detail"]
+    assert top["usd_at_stake"] == pytest.approx(13.84e9, rel=0.01)

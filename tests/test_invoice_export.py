@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import shared_file
-from signatures_support import dots_flows, subject_ranks, synth_panel, truth_subject
+from signatures_support import check_run, dots_flows, subject_ranks, synth_panel, truth_subject
 from tradeanomaly.checks import invoice_export
 
 TOP_K = 10
@@ -17,7 +17,7 @@ TOP_K = 10
 @pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
 def test_planted_invoice_exports_are_at_the_top(seed):
     panel = synth_panel(seed)
-    f = invoice_export.run(panel.flows).findings
+    f = check_run("invoice_export", seed).findings
     ranks = subject_ranks(f)
     truth = panel.truth
     for _, t in truth.loc[truth["kind"].isin(["invoice_export_pair", "invoice_export_province"])].iterrows():

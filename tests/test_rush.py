@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from signatures_support import subject_ranks, synth_panel, truth_subject
+from signatures_support import check_run, subject_ranks, synth_panel, truth_subject
 from tradeanomaly.checks import rush
 
 TOP_K = 5
@@ -15,7 +15,7 @@ TOP_K = 5
 @pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
 def test_planted_rushes_are_at_the_top(seed):
     panel = synth_panel(seed)
-    f = rush.run(panel.flows).findings
+    f = check_run("rush", seed).findings
     ranks = subject_ranks(f)
     for _, t in panel.truth.loc[panel.truth["kind"] == "export_rush"].iterrows():
         subj = truth_subject(t)

@@ -22,6 +22,16 @@ product level, so that a change common to all hubs, such as a recession, is not 
 - ``entrepot.origin_washing``: D reports more imports from H than H reports exports to D, more so than at the
   base period (goods declared as H's that H never recorded as its own exports).
 
+- ``entrepot.hub_share`` (cross-sectional, for destination-side data alone, such as one year of US imports by
+  product and partner, where no origin -> hub leg and no history exist): for each product (HS6 by default) and
+  hub, the log odds of the hub's share of D's imports from hub and origin, ``log(M_D<-H / M_D<-O)``, as a robust
+  z across the products of that hub (a hub that supplies more of a product, relative to the origin, than it
+  usually does); the finding's score combines the hubs' z values of the product (Stouffer: sum over hubs /
+  sqrt(number of hubs)), so that a product that several hubs took over from the origin at once (the 2023
+  solar-module circumvention case: HS 854143 from Vietnam, Thailand, Malaysia and Cambodia) outranks a hub's own
+  specialty (Vietnam's pepper). It runs only where no origin -> hub -> destination triple can be formed; it is a
+  screen for where to look, not evidence of rerouting by itself.
+
 A hub's structural re-exports (Hong Kong) are stable and therefore do not move these changes.
 """
 
@@ -40,7 +50,7 @@ from .series import (
     AGGREGATE_PARTNERS,
     SEASON,
     amount,
-    build_panel,
+    build_panels,
     country,
     expand_group,
     finish,
@@ -51,7 +61,9 @@ from .series import (
     robust_cross_z,
     rolling_sum,
     split_frequencies,
+    sum_by,
     usable_flows,
+    within_reach,
 )
 
 CHECK = "entrepot"
@@ -73,6 +85,12 @@ class EntrepotParams:
     - ``thin_closeness`` [0.5], ``uv_tolerance`` [0.25]: thin hub = increments within this ratio; unit values
       within this log distance score fully.
     - ``min_score`` [3.5].
+    - ``share_hubs`` [("VNM", "MEX", "MYS", "THA", "KHM", "IDN", "IND", "TWN", "KOR")]: the hubs of ``hub_share``
+      when ``hubs`` is not given (economies named in the post-2018 rerouting literature and US investigations).
+    - ``share_level`` [6]: HS digits ``hub_share`` aggregates to; ``share_min_usd`` [50e6]: a product enters when
+      D's imports of it from hub and origin reach this, and ``share_min_origin_usd`` [1e6] when the origin still
+      ships at least this (the origin makes the product); ``share_scale`` [0.25]: floor of the spread of the log
+      odds across products.
     """
 
     origins: tuple = ("CHN",)
@@ -89,7 +107,12 @@ class EntrepotParams:
     uv_tolerance: float = 0.25
     min_score: float = 3.5
     include_estimated: bool = False
-    signals: tuple = ("pass_through", "comovement", "share_shift", "thin_hub", "origin_washing")
+    share_hubs: tuple = ("VNM", "MEX", "MYS", "THA", "KHM", "IDN", "IND", "TWN", "KOR")
+    share_level: int = 6
+    share_min_usd: float = 50e6
+    share_min_origin_usd: float = 1e6
+    share_scale: float = 0.25
+    signals: tuple = ("pass_through", "comovement", "share_shift", "thin_hub", "origin_washing", "hub_share")
 
     def __post_init__(self):
         if not self.origins or not self.destinations:
@@ -97,7 +120,8 @@ class EntrepotParams:
         for d in self.tariff_events:
             if P.normalise_period(str(d)[:7]) is None:
                 raise ConfigError(f"entrepot: tariff event {d!r} is not a date (YYYY-MM-DD)")
-        bad = set(self.signals) - {"pass_through", "comovement", "share_shift", "thin_hub", "origin_washing"}
+        bad = set(self.signals) - {"pass_through", "comovement", "share_shift", "thin_hub", "origin_washing",
+                                   "hub_share"}
         if bad:
             raise ConfigError(f"entrepot: unknown signal(s) {sorted(bad)}")
 
@@ -107,25 +131,35 @@ class EntrepotParams:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _mapped(s: pd.Series, mapping: dict) -> np.ndarray:
+    """``s`` with each code replaced by ``mapping[code]`` where given (one lookup per distinct code)."""
+    codes, uniq = pd.factorize(s)
+    table = np.array([mapping.get(u, u) for u in uniq] + [None], dtype=object)
+    out = table[codes]
+    miss = codes < 0
+    if miss.any():
+        out[miss] = s.to_numpy(dtype=object)[miss]
+    return out
+
+
 def _reports(df: pd.DataFrame, cif: float, dest_map: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Exporters' reports (a -> b) and importers' reports (a -> b, at FOB), destinations grouped."""
-    nat = df.loc[(df["region"] == "") & ~df["partner"].isin(AGGREGATE_PARTNERS)]
+    nat = ((df["region"] == "") & ~df["partner"].isin(AGGREGATE_PARTNERS)).to_numpy()
+    flow = df["flow"].to_numpy()
     cols = ["period", "a", "b", "hs", "v", "q"]
-    x = nat.loc[nat["flow"] == "X"]
-    ex = pd.DataFrame({"period": x["period"].to_numpy(), "a": x["reporter"].to_numpy(),
-                       "b": x["partner"].map(lambda c: dest_map.get(c, c)).to_numpy(),
-                       "hs": x["hs"].to_numpy(), "v": x["value_usd"].to_numpy(dtype=float),
+    x = df.loc[nat & (flow == "X"), ["period", "reporter", "partner", "hs", "value_usd", "quantity"]]
+    ex = pd.DataFrame({"period": x["period"], "a": x["reporter"],
+                       "b": pd.Series(_mapped(x["partner"], dest_map), index=x.index, dtype="str"),
+                       "hs": x["hs"], "v": x["value_usd"].to_numpy(dtype=float),
                        "q": x["quantity"].to_numpy(dtype=float)}, columns=cols)
-    m = nat.loc[nat["flow"] == "M"]
+    m = df.loc[nat & (flow == "M"), ["period", "reporter", "partner", "hs", "value_usd", "valuation", "quantity"]]
     fob = np.where(m["valuation"].to_numpy() == "FOB", 1.0, 1.0 / (1.0 + cif))
-    im = pd.DataFrame({"period": m["period"].to_numpy(), "a": m["partner"].to_numpy(),
-                       "b": m["reporter"].map(lambda c: dest_map.get(c, c)).to_numpy(),
-                       "hs": m["hs"].to_numpy(), "v": m["value_usd"].to_numpy(dtype=float) * fob,
+    im = pd.DataFrame({"period": m["period"], "a": m["partner"],
+                       "b": pd.Series(_mapped(m["reporter"], dest_map), index=m.index, dtype="str"),
+                       "hs": m["hs"], "v": m["value_usd"].to_numpy(dtype=float) * fob,
                        "q": m["quantity"].to_numpy(dtype=float)}, columns=cols)
     key = ["period", "a", "b", "hs"]
-    ex = ex.groupby(key, sort=False).sum(min_count=1).reset_index()
-    im = im.groupby(key, sort=False).sum(min_count=1).reset_index()
-    return ex, im
+    return sum_by(ex, key, ["v", "q"]), sum_by(im, key, ["v", "q"])
 
 
 def _prefer(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
@@ -143,8 +177,8 @@ def _long(leg: pd.DataFrame, freq: str, lag: int, name: str) -> pd.DataFrame:
     period position ``t``."""
     if leg.empty:
         return pd.DataFrame(columns=["a", "b", "hs", "t", name, name + "0", "q" + name, "q" + name + "0"])
-    pv = build_panel(leg, ["a", "b", "hs"], value="v", freq=freq)
-    pq = build_panel(leg, ["a", "b", "hs"], value="q", freq=freq)
+    panels = build_panels(leg, ["a", "b", "hs"], ["v", "q"], freq=freq)
+    pv, pq = panels["v"], panels["q"]
     k = SEASON[freq]
     v = rolling_sum(pv.values, k)
     q = rolling_sum(pq.values, k)
@@ -158,7 +192,23 @@ def _long(leg: pd.DataFrame, freq: str, lag: int, name: str) -> pd.DataFrame:
     return out, pv.labels
 
 
-def _triples(df: pd.DataFrame, params: EntrepotParams, freq: str):
+def _needed_positions(labels: list[str], params: EntrepotParams, freq: str, periods) -> np.ndarray:
+    """Period positions a test of ``periods`` reads from the triples table: those periods, and the period before
+    each tariff event whose post-event period is under test (the share shift compares the two)."""
+    test = period_mask(labels, periods)
+    need = test.copy()
+    pos = {lb: i for i, lb in enumerate(labels)}
+    w = params.event_window[freq]
+    for ev in params.tariff_events:
+        ev = str(ev)
+        p_e = ev[:4] if freq == "A" else (ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}")
+        te = pos.get(p_e)
+        if te is not None and te >= 1 and test[min(te + w, len(labels) - 1)]:
+            need[te - 1] = True
+    return need
+
+
+def _triples(df: pd.DataFrame, params: EntrepotParams, freq: str, periods=None):
     dest_map = expand_group(params.destinations)
     dests = sorted(set(dest_map.values()))
     origins = set(expand_group(params.origins))
@@ -192,10 +242,13 @@ def _triples(df: pd.DataFrame, params: EntrepotParams, freq: str):
     if oh_leg.empty or hd_leg.empty:
         return None, None
     # one common period axis for all legs
-    labels_all = sorted(set(df["period"]), key=lambda p: int(P.period_ordinal(pd.Series([p]))[0]))
-    first, last = labels_all[0], labels_all[-1]
+    uniq = pd.Series(pd.unique(df["period"].astype("str")), dtype="str")
+    ordv = P.period_ordinal(uniq)
+    first, last = uniq.iloc[int(np.argmin(ordv))], uniq.iloc[int(np.argmax(ordv))]
     labels = P.period_range(first, last)
     pad = {"period": [first, last]}
+    # triples only at the positions the tests read: the joins below are the heavy part
+    need = _needed_positions(labels, params, freq, periods)
 
     def long(leg, name):
         if leg.empty:
@@ -204,7 +257,7 @@ def _triples(df: pd.DataFrame, params: EntrepotParams, freq: str):
         anchor = pd.DataFrame({**pad, "a": ["~", "~"], "b": ["~", "~"], "hs": ["~", "~"], "v": [np.nan] * 2,
                                "q": [np.nan] * 2})
         out, _ = _long(pd.concat([leg, anchor], ignore_index=True), freq, lag, name)
-        return out.loc[out["a"] != "~"]
+        return out.loc[(out["a"] != "~").to_numpy() & need[out["t"].to_numpy()]]
 
     oh = long(oh_leg, "oh").rename(columns={"a": "o", "b": "h"})
     hd = long(hd_leg, "hd").rename(columns={"a": "h", "b": "d"})
@@ -212,9 +265,9 @@ def _triples(df: pd.DataFrame, params: EntrepotParams, freq: str):
     hx = long(hx_leg, "hx").rename(columns={"a": "h", "b": "d"})
     hm = long(hm_leg, "hm").rename(columns={"a": "o", "b": "h"})
     # integer-coded keys for the joins
-    codes = pd.Index(sorted(set(oh["o"]) | set(oh["h"]) | set(hd["h"]) | set(hd["d"]) | set(od["o"])
-                            | set(od["d"])))
-    hs_codes = pd.Index(sorted(set(oh["hs"]) | set(hd["hs"])))
+    codes = pd.Index(sorted(set(np.concatenate([pd.unique(fr[c]) for fr, c in (
+        (oh, "o"), (oh, "h"), (hd, "h"), (hd, "d"), (od, "o"), (od, "d"))]).tolist())))
+    hs_codes = pd.Index(sorted(set(np.concatenate([pd.unique(oh["hs"]), pd.unique(hd["hs"])]).tolist())))
     for fr, cs in ((oh, ("o", "h")), (hd, ("h", "d")), (od, ("o", "d")), (hx, ("h", "d")), (hm, ("o", "h"))):
         for c in cs:
             fr[c] = codes.get_indexer(fr[c])
@@ -452,6 +505,82 @@ def _origin_washing(tr, params, labels, freq, test):
                   (s["hd"] - s["hx"]).to_numpy(), details)
 
 
+def _hub_share(df: pd.DataFrame, params: EntrepotParams, periods) -> pd.DataFrame | None:
+    """Cross-sectional screen of destination-side imports by product and partner (see the module docstring)."""
+    dest_map = expand_group(params.destinations)
+    origins = set(expand_group(params.origins))
+    hubs = set(expand_group(params.hubs if params.hubs is not None else params.share_hubs)) - origins - set(dest_map)
+    m = df.loc[((df["region"] == "") & (df["flow"] == "M") & (df["hs"] != "TOTAL")).to_numpy()
+               & df["reporter"].isin(dest_map).to_numpy() & df["partner"].isin(origins | hubs).to_numpy()]
+    if periods is not None:
+        m = m.loc[m["period"].isin(list(periods)).to_numpy()]
+    if m.empty:
+        return None
+    fob = np.where(m["valuation"].to_numpy() == "FOB", 1.0, 1.0 / (1.0 + params.cif_margin))
+    hs = m["hs"].astype("str")
+    level = params.share_level
+    legs = pd.DataFrame({"period": m["period"], "d": _mapped(m["reporter"], dest_map),
+                         "src": np.where(m["partner"].isin(origins).to_numpy(), "~origin", m["partner"]),
+                         "hs": hs.str.slice(0, level).where(hs.str.len() > level, hs),
+                         "v": m["value_usd"].to_numpy(dtype=float) * fob})
+    legs = sum_by(legs, ["period", "d", "hs", "src"], ["v"])
+    wide = legs.pivot_table(index=["period", "d", "hs"], columns="src", values="v", aggfunc="sum", fill_value=0.0,
+                            observed=True)
+    if "~origin" not in wide or wide.shape[1] < 2:
+        return None
+    o = wide.pop("~origin")
+    hub_cols = sorted(wide.columns)
+    H = wide[hub_cols].to_numpy()
+    O = o.to_numpy()[:, None]
+    ok = (H + O >= params.share_min_usd) & (O >= params.share_min_origin_usd) & (H > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.where(ok, np.log(H / O), np.nan)
+    # robust z of each hub's log odds across the products of one period and destination
+    grp = wide.index.droplevel("hs").to_frame(index=False).astype("str").agg("|".join, axis=1).to_numpy()
+    z = np.full(H.shape, np.nan)
+    med_share = np.full(H.shape, np.nan)
+    for j in range(H.shape[1]):  # a handful of hubs; each step vectorised over products
+        fin = np.isfinite(lo[:, j])
+        if fin.sum() < 10:
+            continue
+        zz, med, _ = robust_cross_z(lo[fin, j], grp[fin], params.share_scale)
+        z[fin, j] = zz
+        med_share[fin, j] = 1.0 / (1.0 + np.exp(-med))
+    zc = np.nan_to_num(z, nan=0.0)
+    score = zc.sum(axis=1) / np.sqrt(H.shape[1])
+    sel = np.isfinite(score) & (score >= params.min_score)
+    if not sel.any():
+        return None
+    keys = wide.index.to_frame(index=False)
+    rows = np.flatnonzero(sel)
+    hub_names, details, value, expected, usd = [], [], [], [], []
+    for r in rows:
+        carry = [j for j in np.argsort(-zc[r], kind="mergesort") if zc[r, j] >= 1.0]
+        hub_names.append("+".join(hub_cols[j] for j in carry))
+        hsum, osum = H[r, carry].sum(), O[r, 0]
+        # what the carrying hubs would ship at their usual share of hub + origin
+        exp_h = sum(med_share[r, j] / (1 - med_share[r, j]) * osum for j in carry)
+        value.append(hsum / (hsum + osum))
+        expected.append(exp_h / (exp_h + osum))
+        usd.append(max(hsum - exp_h, 0.0))
+        d, hs_r, per = keys.at[r, "d"], keys.at[r, "hs"], keys.at[r, "period"]
+        parts = ", ".join(f"{amount(H[r, j])} from {country(hub_cols[j])} (z {z[r, j]:+.1f})" for j in carry)
+        details.append(
+            f"in {per} {country(d)} imported {product(hs_r)} for {parts} but only {amount(osum)} from "
+            f"{country(sorted(origins)[0]) if len(origins) == 1 else 'the origins'}: these hubs hold "
+            f"{100 * value[-1]:.0f}% of what {country(d)} bought of it from them and the origin, where their "
+            f"usual product shares would give {100 * expected[-1]:.0f}% (combined z {score[r]:+.1f})")
+    origin = sorted(origins)[0] if len(origins) == 1 else "+".join(sorted(origins))
+    hs_out = keys["hs"].to_numpy()[rows]
+    return pd.DataFrame({
+        "signal": "entrepot.hub_share",
+        "subject": [f"{origin}>{h}>{d}:{c}" for h, d, c in zip(hub_names, keys["d"].to_numpy()[rows], hs_out)],
+        "reporter": origin, "hub": hub_names, "partner": keys["d"].to_numpy()[rows], "hs": hs_out,
+        "period": keys["period"].to_numpy()[rows], "score": score[rows], "value": value, "expected": expected,
+        "usd_at_stake": usd, "detail": details,
+    })
+
+
 def run(flows: pd.DataFrame, *, params: EntrepotParams | None = None, periods: list[str] | None = None,
         mirror_gaps: pd.DataFrame | None = None) -> CheckResult:
     """Entrepôt rerouting signals for the ``periods`` under test (all when ``None``); ``mirror_gaps`` is accepted
@@ -463,9 +592,20 @@ def run(flows: pd.DataFrame, *, params: EntrepotParams | None = None, periods: l
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for freq, part in split_frequencies(df).items():
-            tr, labels = _triples(part, params, freq)
+            # a period under test reads the trailing annual sum ``lag`` periods back, and the share shift the
+            # period before a tariff event up to ``event_window`` periods earlier (its post-event period is capped
+            # at the end of the data, so the rows that far after the periods under test are kept too)
+            reach = {freq: params.lag[freq] + SEASON[freq] + params.event_window[freq] + 1}
+            tr, labels = _triples(within_reach(part, periods, reach, {freq: params.event_window[freq]}), params,
+                                  freq, periods)
             if tr is None or tr.empty:
                 led.notes.append(f"entrepot: no origin -> hub -> destination legs at frequency {freq}")
+                if "hub_share" in params.signals:
+                    hs_found = _hub_share(part, params, periods)
+                    if hs_found is not None:
+                        led.notes.append("entrepot: destination-side data only; the cross-sectional hub_share "
+                                         "screen was run instead")
+                    out.append(hs_found)
                 continue
             test = period_mask(labels, periods)
             if "pass_through" in params.signals or "thin_hub" in params.signals:

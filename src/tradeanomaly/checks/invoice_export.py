@@ -34,6 +34,7 @@ from .series import (
     AGGREGATE_PARTNERS,
     amount,
     build_panel,
+    build_panels,
     coastal_provinces,
     country,
     finish,
@@ -45,7 +46,9 @@ from .series import (
     rolling_sum,
     split_frequencies,
     trailing_stats,
+    sum_by,
     usable_flows,
+    within_reach,
 )
 
 CHECK = "invoice_export"
@@ -109,18 +112,18 @@ def mirror_pairs(df: pd.DataFrame, cif_margin: float) -> pd.DataFrame:
     """Exporter's X beside the importer's M (converted to FOB) at the same period and product level.
 
     Columns: period, exporter, importer, hs, x, m_fob (national rows only, aggregates excluded)."""
-    nat = df.loc[(df["region"] == "") & ~df["partner"].isin(AGGREGATE_PARTNERS)
-                 & ~df["reporter"].isin(AGGREGATE_PARTNERS)]
-    x = nat.loc[nat["flow"] == "X", ["period", "reporter", "partner", "hs", "value_usd", "quantity"]]
-    x = x.groupby(["period", "reporter", "partner", "hs"], sort=False).sum(min_count=1).reset_index()
+    nat = ((df["region"] == "") & ~df["partner"].isin(AGGREGATE_PARTNERS)
+           & ~df["reporter"].isin(AGGREGATE_PARTNERS)).to_numpy()
+    flow = df["flow"].to_numpy()
+    x = df.loc[nat & (flow == "X"), ["period", "reporter", "partner", "hs", "value_usd", "quantity"]]
+    x = sum_by(x, ["period", "reporter", "partner", "hs"], ["value_usd", "quantity"])
     x.columns = ["period", "exporter", "importer", "hs", "x", "qx"]
-    m = nat.loc[nat["flow"] == "M", ["period", "reporter", "partner", "hs", "value_usd", "valuation", "quantity"]]
+    m = df.loc[nat & (flow == "M"), ["period", "reporter", "partner", "hs", "value_usd", "valuation", "quantity"]]
     fob = np.where(m["valuation"].to_numpy() == "FOB", m["value_usd"].to_numpy(),
                    m["value_usd"].to_numpy() / (1.0 + cif_margin))
-    m = pd.DataFrame({"period": m["period"].to_numpy(), "exporter": m["partner"].to_numpy(),
-                      "importer": m["reporter"].to_numpy(), "hs": m["hs"].to_numpy(), "m_fob": fob,
-                      "qm": m["quantity"].to_numpy(dtype=float)})
-    m = m.groupby(["period", "exporter", "importer", "hs"], sort=False).sum(min_count=1).reset_index()
+    m = pd.DataFrame({"period": m["period"], "exporter": m["partner"], "importer": m["reporter"], "hs": m["hs"],
+                      "m_fob": fob, "qm": m["quantity"].to_numpy(dtype=float)})
+    m = sum_by(m, ["period", "exporter", "importer", "hs"], ["m_fob", "qm"])
     return x.merge(m, on=["period", "exporter", "importer", "hs"], how="inner")
 
 
@@ -140,10 +143,15 @@ class MirrorState:
     qshare: np.ndarray
 
 
-def mirror_state(pairs: pd.DataFrame, freq: str, history: dict, min_history: dict, min_scale: float) -> MirrorState:
+def mirror_state(pairs: pd.DataFrame, freq: str, history: dict, min_history: dict, min_scale: float,
+                 periods: list[str] | None = None) -> MirrorState:
+    """The log ratio of each pair against its own history; the history's statistics are computed only at the
+    ``periods`` under test (all when ``None``)."""
     keys = ["exporter", "importer", "hs"]
-    px = build_panel(pairs, keys, value="x", freq=freq)
-    pm = build_panel(pairs, keys, value="m_fob", freq=freq)
+    has_q = "qx" in pairs and pairs["qx"].notna().any() and pairs["qm"].notna().any()
+    panels = build_panels(pairs, keys, ["x", "m_fob"] + (["qx", "qm"] if has_q else []), freq=freq)
+    px, pm = panels["x"], panels["m_fob"]
+    cols = period_mask(px.labels, periods)
     k = SMOOTH[freq]
     # a shipment can be booked a month apart on the two sides: compare 3-month sums for monthly data
     x = rolling_sum(px.values, k)
@@ -153,19 +161,20 @@ def mirror_state(pairs: pd.DataFrame, freq: str, history: dict, min_history: dic
     hist_lr = lr.copy()
     # history must not overlap the current smoothing window
     med, spread, _ = trailing_stats(lagged(hist_lr, k - 1) if k > 1 else hist_lr, history[freq],
-                                    min_history[freq])
+                                    min_history[freq], cols=cols)
     scale = np.maximum(np.nan_to_num(spread, nan=np.inf), min_scale)
     with np.errstate(invalid="ignore"):
         z = (lr - med) / scale
     # quantities on both sides: how much of the value excess is also a quantity excess (paper shipments inflate
     # both; mispricing moves the value alone)
     qshare = np.ones(lr.shape)
-    if "qx" in pairs and pairs["qx"].notna().any() and pairs["qm"].notna().any():
-        qx = rolling_sum(build_panel(pairs, keys, value="qx", freq=freq).values, k)
-        qm = rolling_sum(build_panel(pairs, keys, value="qm", freq=freq).values, k)
+    if has_q:
+        qx = rolling_sum(panels["qx"].values, k)
+        qm = rolling_sum(panels["qm"].values, k)
         with np.errstate(divide="ignore", invalid="ignore"):
             lq = np.where((qx > 0) & (qm > 0), np.log(qx / qm), np.nan)
-        qmed, _, _ = trailing_stats(lagged(lq, k - 1) if k > 1 else lq, history[freq], min_history[freq])
+        qmed, _, _ = trailing_stats(lagged(lq, k - 1) if k > 1 else lq, history[freq], min_history[freq],
+                                    cols=cols)
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = (lq - qmed) / (lr - med)
         qshare = np.where(np.isfinite(frac), np.clip(frac, 0.0, 1.0), 1.0)
@@ -223,10 +232,12 @@ def _fx_note(ms: MirrorState, params: InvoiceExportParams, rows, cols) -> list[s
 
 
 def _mirror_band(df: pd.DataFrame, params: InvoiceExportParams, periods) -> list[pd.DataFrame]:
-    pairs = mirror_pairs(df, params.cif_margin)
+    # the ratio at a period reads two smoothing windows, the history before them and a season back
+    reach = {f: params.history[f] + 2 * (SMOOTH[f] - 1) + SEASON[f] + 1 for f in SMOOTH}
+    pairs = mirror_pairs(within_reach(df, periods, reach), params.cif_margin)
     out = []
     for freq, part in split_frequencies(pairs).items():
-        ms = mirror_state(part, freq, params.history, params.min_history, params.min_scale)
+        ms = mirror_state(part, freq, params.history, params.min_history, params.min_scale, periods)
         test = period_mask(ms.labels, periods)
         ratio = np.exp(ms.lr)
         L = SEASON[freq]

@@ -36,6 +36,7 @@ from .series import (
     split_frequencies,
     trailing_stats,
     usable_flows,
+    within_reach,
 )
 
 CHECK = "rush"
@@ -112,7 +113,9 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
             if freq == "A":
                 led.notes.append("rush: annual data cannot show a pre-tariff rush; annual rows not used")
                 continue
-            s = _series(part, params)
+            # an event under test reads the pre-event history a season back, and the periods after it
+            before = {freq: params.pre[freq] + params.history[freq] + SEASON[freq] + 2}
+            s = _series(within_reach(part, periods, before, {freq: params.post[freq] + 1}), params)
             if s.empty:
                 continue
             pn = build_panel(s, ["o", "d", "hs"], value="v", freq=freq)

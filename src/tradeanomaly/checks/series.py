@@ -131,40 +131,126 @@ class Panel:
         return SEASON[self.freq]
 
 
+def period_ordinals(periods: pd.Series) -> np.ndarray:
+    """:func:`periods.period_ordinal` computed once per distinct label (a panel repeats each period many times)."""
+    codes, uniq = pd.factorize(periods.astype("str"))
+    return P.period_ordinal(pd.Series(uniq, dtype="str"))[codes]
+
+
 def split_frequencies(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    f = P.frequencies(df["period"])
+    codes, uniq = pd.factorize(df["period"].astype("str"))
+    f = P.frequencies(pd.Series(uniq, dtype="str")).to_numpy()[codes] if len(uniq) else np.array([], dtype=object)
     return {k: df.loc[f == k] for k in ("A", "Q", "M") if (f == k).any()}
+
+
+def group_rows(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group number of each row and the frame of distinct keys, in the lexicographic order of the key tuples
+    (the order of ``groupby(keys, sort=True)``), from integer codes of each key column. Rows with a missing key
+    get -1, as groupby drops them."""
+    n = len(df)
+    combined = np.zeros(n, dtype=np.int64)
+    valid = np.ones(n, dtype=bool)
+    radix = 1
+    for k in keys:
+        # codes sorted like the values, so that the combined code sorts like the tuple
+        c, u = pd.factorize(df[k], sort=True)
+        valid &= c >= 0
+        if radix * max(len(u), 1) >= 2 ** 62:
+            # re-number so the mixed-radix code never overflows
+            _, combined = np.unique(combined, return_inverse=True)
+            combined = combined.astype(np.int64)
+            radix = int(combined.max()) + 1 if n else 1
+        combined = combined * max(len(u), 1) + np.maximum(c, 0)
+        radix *= max(len(u), 1)
+    row = np.full(n, -1, dtype=np.int64)
+    if valid.any():
+        uniq, first, inv = np.unique(combined[valid], return_index=True, return_inverse=True)
+        row[valid] = inv
+        pos = np.flatnonzero(valid)[first]
+    else:
+        pos = np.array([], dtype=np.int64)
+    key_frame = pd.DataFrame({k: df[k].iloc[pos].to_numpy() for k in keys}, columns=keys)
+    for k in keys:
+        key_frame[k] = key_frame[k].astype(df[k].dtype)
+    return row, key_frame
 
 
 def build_panel(df: pd.DataFrame, keys: list[str], value: str = "value_usd", freq: str | None = None,
                 how: str = "sum") -> Panel:
     """Pivot ``df`` (one frequency) to a (series x period) matrix; missing cells are NaN; periods form a full
     range from the first to the last one present (gaps become NaN columns)."""
+    return build_panels(df, keys, [value], freq=freq, how=how)[value]
+
+
+def build_panels(df: pd.DataFrame, keys: list[str], values: list[str], freq: str | None = None,
+                 how: str = "sum") -> dict[str, Panel]:
+    """:func:`build_panel` for several value columns over one grouping (same rows, same columns)."""
     if freq is None:
         freq = P.frequency(str(df["period"].iloc[0])) if len(df) else "A"
     if len(df) == 0:
-        return Panel(pd.DataFrame(columns=keys), [], np.zeros((0, 0)), freq)
-    g = df.groupby(keys, sort=True, observed=True)
-    row = g.ngroup().to_numpy()
-    key_frame = g.size().reset_index()[keys]
-    ordv = P.period_ordinal(df["period"])
+        return {v: Panel(pd.DataFrame(columns=keys), [], np.zeros((0, 0)), freq) for v in values}
+    row, key_frame = group_rows(df, keys)
+    ordv = period_ordinals(df["period"])
     o0, o1 = int(ordv.min()), int(ordv.max())
     first = df["period"].iloc[int(np.argmin(ordv))]
     labels = [P.shift(str(first), i) for i in range(o1 - o0 + 1)]
-    mat = np.full((len(key_frame), o1 - o0 + 1), np.nan)
-    vals = df[value].to_numpy(dtype=float)
-    col = ordv - o0
-    if how == "sum":
-        # add.at keeps duplicate keys summed; cells never seen stay NaN
-        seen = np.zeros(mat.shape, dtype=bool)
-        fin = np.isfinite(vals)
-        seen[row[fin], col[fin]] = True
-        acc = np.zeros(mat.shape)
-        np.add.at(acc, (row, col), np.nan_to_num(vals))
-        mat[seen] = acc[seen]
-    else:
-        mat[row, col] = vals
-    return Panel(key_frame.reset_index(drop=True), labels, mat, freq)
+    keep = row >= 0
+    row, col = row[keep], (ordv - o0)[keep]
+    shape = (len(key_frame), o1 - o0 + 1)
+    key_frame = key_frame.reset_index(drop=True)
+    out = {}
+    for value in values:
+        mat = np.full(shape, np.nan)
+        vals = df[value].to_numpy(dtype=float)[keep]
+        if how == "sum":
+            # bincount keeps duplicate keys summed; cells never seen with a finite value stay NaN
+            fin = np.isfinite(vals)
+            flat = row * shape[1] + col
+            seen = np.bincount(flat[fin], minlength=shape[0] * shape[1]).reshape(shape) > 0
+            acc = np.bincount(flat, weights=np.nan_to_num(vals), minlength=shape[0] * shape[1]).reshape(shape)
+            mat[seen] = acc[seen]
+        else:
+            mat[row, col] = vals
+        out[value] = Panel(key_frame, labels, mat, freq)
+    return out
+
+
+def sum_by(df: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """``groupby(keys).sum(min_count=1)`` on integer-coded keys: one row per distinct key tuple, in key order;
+    a value is NaN where the group has no finite figure."""
+    row, out = group_rows(df, keys)
+    ok = row >= 0
+    vals = pd.DataFrame({v: df[v].to_numpy(dtype=float)[ok] for v in values})
+    # pandas' grouped sum (compensated, in row order) on the integer code: the same sums as on the strings
+    sums = vals.groupby(row[ok], sort=True).sum(min_count=1)
+    for v in values:
+        out[v] = sums[v].to_numpy()
+    return out
+
+
+def within_reach(df: pd.DataFrame, periods: list[str] | None, before: dict, after: dict | None = None) -> pd.DataFrame:
+    """The rows a test of ``periods`` can read: for each frequency, from ``before[freq]`` periods before the first
+    period under test to ``after[freq]`` periods after the last (all rows when ``periods`` is ``None``). Trimming
+    the panel this way changes no statistic at the periods under test, only the work."""
+    if periods is None or len(df) == 0:
+        return df
+    after = after or {}
+    codes, uniq = pd.factorize(df["period"].astype("str"))
+    u = pd.Series(uniq, dtype="str")
+    freq = P.frequencies(u).to_numpy()
+    ordv = P.period_ordinal(u)
+    want = pd.Series(list(periods), dtype="str")
+    wf = P.frequencies(want).to_numpy()
+    wo = P.period_ordinal(want)
+    keep_u = np.zeros(len(u), dtype=bool)
+    for f in ("A", "Q", "M"):
+        sel = wf == f
+        if not sel.any():
+            continue
+        lo, hi = wo[sel].min() - before.get(f, 0), wo[sel].max() + after.get(f, 0)
+        keep_u |= (freq == f) & (ordv >= lo) & (ordv <= hi)
+    keep = keep_u[codes]
+    return df if keep.all() else df.loc[keep]
 
 
 def nan_median(a: np.ndarray) -> np.ndarray:
@@ -177,29 +263,43 @@ def nan_median(a: np.ndarray) -> np.ndarray:
     return np.where(k > 0, m, np.nan)
 
 
-def trailing_stats(mat: np.ndarray, window: int, min_count: int, chunk: int = 4000):
+def trailing_stats(mat: np.ndarray, window: int, min_count: int, chunk: int = 4000,
+                   cols: np.ndarray | None = None):
     """For each cell, median, MAD-based spread and count of the ``window`` cells before it in its row (the
-    cell itself excluded). Cells with fewer than ``min_count`` values get NaN."""
+    cell itself excluded). Cells with fewer than ``min_count`` values get NaN. With ``cols`` (a boolean mask of
+    columns) only those columns are computed; the others are NaN (count 0): a run that judges the latest period
+    needs the history's statistics there alone."""
     n, t = mat.shape
     med = np.full((n, t), np.nan)
     spread = np.full((n, t), np.nan)
     cnt = np.zeros((n, t), dtype=np.int64)
-    if n == 0 or t == 0:
+    idx = np.arange(t) if cols is None else np.flatnonzero(cols)
+    if n == 0 or t == 0 or len(idx) == 0:
         return med, spread, cnt
-    from numpy.lib.stride_tricks import sliding_window_view
-
+    # window of cell c: padded columns c .. c + window - 1, i.e. columns c - window .. c - 1 of ``mat``
+    gather = idx[:, None] + np.arange(window)[None, :]
+    chunk = max(1, chunk * t // max(len(idx), 1))
     for s in range(0, n, chunk):
         block = mat[s:s + chunk]
         pad = np.concatenate([np.full((block.shape[0], window), np.nan), block], axis=1)
-        win = sliding_window_view(pad, window, axis=1)[:, :t]
+        win = pad[:, gather]
         m = nan_median(win)
         d = nan_median(np.abs(win - m[..., None]))
         c = np.sum(~np.isnan(win), axis=-1)
         ok = c >= min_count
-        med[s:s + chunk] = np.where(ok, m, np.nan)
-        spread[s:s + chunk] = np.where(ok, MAD_TO_SD * d, np.nan)
-        cnt[s:s + chunk] = c
+        med[s:s + chunk, idx] = np.where(ok, m, np.nan)
+        spread[s:s + chunk, idx] = np.where(ok, MAD_TO_SD * d, np.nan)
+        cnt[s:s + chunk, idx] = c
     return med, spread, cnt
+
+
+def widen(mask: np.ndarray, before: int = 0, after: int = 0) -> np.ndarray:
+    """Columns within ``before`` columns before or ``after`` columns after a selected one (the history a
+    statistic at a selected column reads, or the neighbours a local maximum compares)."""
+    out = mask.copy()
+    for i in np.flatnonzero(mask):
+        out[max(0, i - before):i + after + 1] = True
+    return out
 
 
 def row_resolution(mat: np.ndarray) -> np.ndarray:
@@ -344,6 +444,8 @@ class SeriesParams:
     - ``combine_jan_feb`` [True]: read January and February together (Chinese New Year moves between them).
     - ``include_estimated`` [False]: publisher estimates are not reports and are left out.
     - ``signals`` [own_history, level_shift, peer]: which tests to run.
+    - ``classification`` ["HS"]: what the ``hs`` codes are, for the sentences: ``SITC`` when a Comtrade file was
+      read with ``allow_sitc`` (SITC division 93 is "special transactions", HS chapter 93 arms).
     """
 
     min_score: float = 3.5
@@ -355,6 +457,7 @@ class SeriesParams:
     combine_jan_feb: bool = True
     include_estimated: bool = False
     signals: tuple = ("own_history", "level_shift", "peer")
+    classification: str = "HS"
 
     def __post_init__(self):
         if self.min_score < 0 or self.min_scale <= 0 or self.min_peers < 1:
@@ -362,6 +465,8 @@ class SeriesParams:
         bad = set(self.signals) - {"own_history", "level_shift", "peer"}
         if bad:
             raise ConfigError(f"series: unknown signal(s) {sorted(bad)}; use own_history, level_shift, peer")
+        if self.classification not in ("HS", "SITC"):
+            raise ConfigError(f"series: classification {self.classification!r} is not HS or SITC")
 
 
 SERIES_KEYS = ["reporter", "region", "partner", "flow", "hs"]
@@ -378,13 +483,17 @@ def _subject(keys: pd.DataFrame) -> pd.Series:
 class _What:
     """``China's exports of HS 85 to Hong Kong`` for series ``i`` of a panel, built only when asked for."""
 
-    def __init__(self, keys: pd.DataFrame):
+    def __init__(self, keys: pd.DataFrame, classification: str = "HS"):
         self.keys = keys
+        self.classification = classification
+        # plain arrays: label lookups on a frame cost more than the sentence itself
+        self.cols = [keys[c].to_numpy(dtype=object) for c in SERIES_KEYS]
 
     def __getitem__(self, i: int) -> str:
-        r, reg, p, f, hs = (self.keys.at[i, c] for c in SERIES_KEYS)
+        r, reg, p, f, hs = (c[i] for c in self.cols)
         who = province(reg) if reg else country(r)
-        prod = "" if hs == "TOTAL" else f" of {product(hs)}"
+        name = product(hs) if self.classification == "HS" else f"SITC {hs}"
+        prod = "" if hs == "TOTAL" else f" of {name}"
         verb = flow_phrase(f).split(" ")
         return f"{possessive(who)} {verb[0]}{prod} {verb[1]} {country(p)}"
 
@@ -398,7 +507,7 @@ def _period_text(label: str, freq: str, jan_feb: bool) -> str:
 class _SeriesState:
     """Growth, history and noise of one frequency's panel."""
 
-    def __init__(self, panel: Panel, params: SeriesParams):
+    def __init__(self, panel: Panel, params: SeriesParams, cols: np.ndarray | None = None):
         self.panel = panel
         f = panel.freq
         L = panel.season
@@ -411,7 +520,8 @@ class _SeriesState:
         rv = rounding_var(v, self.res)
         # Jan/Feb merged values are means of two rounded figures: half the variance
         self.noise_var = rv + lagged(rv, L)
-        self.med, self.spread, self.cnt = trailing_stats(self.g, params.history[f], params.min_history[f])
+        self.med, self.spread, self.cnt = trailing_stats(self.g, params.history[f], params.min_history[f],
+                                                         cols=cols)
         self.scale = np.sqrt(np.maximum(np.nan_to_num(self.spread, nan=np.inf), params.min_scale) ** 2
                              + np.nan_to_num(self.noise_var, nan=0.0))
         with np.errstate(invalid="ignore"):
@@ -440,7 +550,7 @@ def _own_history(st: _SeriesState, params: SeriesParams, test: np.ndarray, what:
     for i in range(len(rows)):
         lab = pn.labels[cols[i]]
         details.append(
-            f"{what[rows[i]]} {'rose' if g[i] > 0 else 'fell'} {pct(np.expm1(g[i]))} in "
+            f"{what[rows[i]]} {'rose' if g[i] > 0 else 'fell'} {100 * abs(np.expm1(g[i])):.0f}% in "
             f"{_period_text(lab, pn.freq, params.combine_jan_feb)} ({amount(v[i])} USD against {amount(prev[i])} "
             f"in {_period_text(pn.labels[cols[i] - L], pn.freq, params.combine_jan_feb)}), where its own history "
             f"says {pct(np.expm1(med[i]))} (spread {100 * st.scale[rows[i], cols[i]]:.0f}%): "
@@ -507,8 +617,10 @@ def _level_shift(st: _SeriesState, params: SeriesParams, test: np.ndarray, what:
             f"average over {a}..{b} against {amount(base[i])} over the {k} periods before, where the trend "
             f"expects {amount(exp_[i])} (robust z {z[r, cc]:+.1f})"
         )
-    return _frame(keys, pn, cols, "series.level_shift", score[rows, cols], val, exp_,
-                  np.abs(val - exp_) * k, details)
+    # a short, erratic history can extrapolate its trend far beyond anything traded (a +1,292% median growth
+    # over three years): the shift cannot explain more dollars than the series carried before or after it
+    at_stake = np.minimum(np.abs(val - exp_), np.maximum(val, base)) * k
+    return _frame(keys, pn, cols, "series.level_shift", score[rows, cols], val, exp_, at_stake, details)
 
 
 def _peer(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What) -> pd.DataFrame:
@@ -525,18 +637,20 @@ def _peer(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What)
     eligible = is_region | ~agg
     gid = pd.Series(np.where(eligible, gkey, "")).astype("str")
     gcodes, _ = pd.factorize(gid)
-    gframe = pd.DataFrame(st.g)
     size = pd.Series(eligible).groupby(gcodes).transform("sum").to_numpy()
     ok = eligible & (size - 1 >= params.min_peers)
     if not ok.any():
         return None
-    gmed = gframe.loc[ok].groupby(gcodes[ok]).transform("median").to_numpy()
-    e = np.full(st.g.shape, np.nan)
-    e[ok] = st.g[ok] - gmed
-    peer_med = np.full(st.g.shape, np.nan)
-    peer_med[ok] = gmed
     f = pn.freq
-    med, spread, _ = trailing_stats(e, params.history[f], params.min_history[f])
+    # the excess growth is needed at the periods under test and over the history before them
+    need = widen(test & ~st.skip, before=params.history[f])
+    cols = np.flatnonzero(need)
+    gmed = pd.DataFrame(st.g[np.ix_(ok, cols)]).groupby(gcodes[ok]).transform("median").to_numpy()
+    e = np.full(st.g.shape, np.nan)
+    e[np.ix_(ok, cols)] = st.g[np.ix_(ok, cols)] - gmed
+    peer_med = np.full(st.g.shape, np.nan)
+    peer_med[np.ix_(ok, cols)] = gmed
+    med, spread, _ = trailing_stats(e, params.history[f], params.min_history[f], cols=test & ~st.skip)
     scale = np.sqrt(np.maximum(np.nan_to_num(spread, nan=np.inf), params.min_scale) ** 2
                     + np.nan_to_num(st.noise_var, nan=0.0))
     with np.errstate(invalid="ignore"):
@@ -547,10 +661,10 @@ def _peer(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What)
     if len(rows) == 0:
         return None
     # the national total beside each province, for the detail
+    rep_a, flow_a, hs_a = what.cols[0], what.cols[3], what.cols[4]
     nat = {}
-    nat_rows = keys.index[(~is_region) & (keys["partner"] == "WLD")]
-    for r in nat_rows:
-        nat[(keys.at[r, "reporter"], keys.at[r, "flow"], keys.at[r, "hs"])] = r
+    for r in np.flatnonzero((~is_region) & (keys["partner"] == "WLD").to_numpy()):
+        nat[(rep_a[r], flow_a[r], hs_a[r])] = r
     L = pn.season
     v = st.v[rows, cols]
     prev = st.v[rows, cols - L]
@@ -560,12 +674,12 @@ def _peer(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What)
     for i, (r, c) in enumerate(zip(rows, cols)):
         lab = _period_text(pn.labels[c], f, params.combine_jan_feb)
         peers = ("the other provinces" if is_region[r]
-                 else f"{possessive(country(keys.at[r, 'reporter']))} other partners")
-        text = (f"{what[r]} grew {pct(np.expm1(st.g[r, c]))} in {lab} ({amount(v[i])} USD) while "
-                f"{peers} grew {pct(np.expm1(peer_med[r, c]))} (median); the usual gap is "
+                 else f"{possessive(country(rep_a[r]))} other partners")
+        text = (f"{what[r]} changed {pct(np.expm1(st.g[r, c]))} in {lab} ({amount(v[i])} USD) while "
+                f"{peers} changed {pct(np.expm1(peer_med[r, c]))} (median); the usual gap is "
                 f"{100 * med[r, c]:+.0f} points (robust z {z[r, c]:+.1f})")
         if is_region[r]:
-            nr = nat.get((keys.at[r, "reporter"], keys.at[r, "flow"], keys.at[r, "hs"]))
+            nr = nat.get((rep_a[r], flow_a[r], hs_a[r]))
             if nr is not None and np.isfinite(st.g[nr, c]):
                 text += f"; the national total grew {pct(np.expm1(st.g[nr, c]))}"
         details.append(text)
@@ -584,9 +698,15 @@ def run(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: lis
     out = []
     for freq, part in split_frequencies(df).items():
         panel = build_panel(part, SERIES_KEYS, freq=freq)
-        st = _SeriesState(panel, params)
         test = period_mask(panel.labels, periods)
-        what = _What(panel.keys)
+        # growth statistics only where a test reads them: the periods under test, and the neighbours a level
+        # shift's local maximum compares
+        need = test.copy()
+        if "level_shift" in params.signals:
+            k = params.level_window[freq]
+            need = widen(test, before=k, after=k)
+        st = _SeriesState(panel, params, cols=need)
+        what = _What(panel.keys, params.classification)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             if "own_history" in params.signals:

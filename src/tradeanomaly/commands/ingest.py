@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import click
 
-from ..cli import handle_errors, out_option, source_options
+from ..cli import handle_errors, parse_reader_options, out_option, source_options
 
 
 @click.command()
 @source_options
 @out_option(required=True)
+@click.option("--partitioned", is_flag=True,
+              help="Stream each file chunk by chunk into OUT/flows/period=.../*.parquet (bounded memory, "
+                   "restartable: files already converted are skipped).")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Rows per chunk with --partitioned.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr (with --partitioned).")
 @handle_errors
-def ingest(source, column_map, files, out):
+def ingest(source, column_map, files, reader_options, out, partitioned, chunk_rows, quiet):
     """Read input files into OUT/flows.parquet and OUT/ledger.json; print the ledger.
 
-    FILE... are read in the --source format (with --map for the `table` format).
+    FILE... are read in the --source format (with --map for the `table` format). With --partitioned the flows
+    go to OUT/flows/period=P/ (Parquet partitioned by period), read back with `--source canonical OUT`; an
+    interrupted ingest resumes where it stopped when run again with the same files.
 
     Every input row is either kept or counted under a reason (duplicate, non_numeric_value, aggregate_area,
     unknown_country, ...): rows in = rows kept + rows set aside.
@@ -27,7 +35,20 @@ def ingest(source, column_map, files, out):
 
     if not files:
         raise click.UsageError("give at least one input FILE")
-    result = read_source(source, list(files), column_map=column_map)
+    if partitioned:
+        from ..cli import progress
+        from ..ingest import ingest_partitioned
+
+        res = ingest_partitioned(source, list(files), out, column_map=column_map, chunk_rows=chunk_rows,
+                                 **parse_reader_options(reader_options),
+                                 progress=progress(quiet))
+        click.echo(format_ledger(res.ledger))
+        done = sum(f["status"] == "converted" for f in res.files)
+        click.echo(f"wrote {res.flows_dir} ({res.ledger.kept:,} flows; {done} file(s) converted, "
+                   f"{len(res.files) - done} already done) and {Path(out) / 'ledger.json'}")
+        return
+    result = read_source(source, list(files), column_map=column_map,
+                         **parse_reader_options(reader_options))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_flows_parquet(result.flows, out_dir / "flows.parquet")

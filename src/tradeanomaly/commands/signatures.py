@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import handle_errors, out_option, progress, quiet_option, source_options
+from ..cli import handle_errors, parse_reader_options, out_option, progress, quiet_option, source_options
 
 CHECKS = ("series", "invoice_export", "entrepot", "rush")
 
@@ -40,7 +40,7 @@ def run_signatures(flows, checks=CHECKS, periods=None):
               help="Which signature checks to run (repeatable). Default: all four.")
 @quiet_option
 @handle_errors
-def signatures(source, column_map, files, out, period, checks, quiet):
+def signatures(source, column_map, files, reader_options, out, period, checks, quiet):
     """Look for fraud signatures across series: series breaks, invoice exports, entrepôt rerouting, rushing.
 
     Writes OUT/findings.csv (one row per finding, best first within each check, with a sentence in trade terms)
@@ -56,7 +56,8 @@ def signatures(source, column_map, files, out, period, checks, quiet):
     if not files:
         raise click.UsageError("give at least one input FILE")
     periods = _expand_periods(period)
-    result = read_source(source, list(files), column_map=column_map)
+    result = read_source(source, list(files), column_map=column_map,
+                         **parse_reader_options(reader_options))
     say(f"read {len(result.flows):,} flows")
     findings, results = run_signatures(result.flows, checks or CHECKS, periods)
     out_dir = Path(out)
