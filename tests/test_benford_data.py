@@ -1,0 +1,72 @@
+"""Benford on trade data: IMF DOTS estimates against reported values, and the generator's planted digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import shared_file
+from tradeanomaly.checks import benford as bf
+
+
+@pytest.mark.shared
+def test_imf_dots_estimates_against_reported_values(shared_data):
+    path = shared_file(shared_data, "imf_dots_annual_1960_2020", "dots_annual_bilateral_1960_2020.csv.gz")
+    dots = pd.read_csv(path, usecols=["value_musd", "flag"], dtype={"flag": "str"}, keep_default_na=False,
+                       na_values=[""])
+    usd = dots["value_musd"].to_numpy(dtype=np.float64) * 1e6
+    est = (dots["flag"] == "e").to_numpy()
+    assert int(est.sum()) == 174005
+
+    # Every amount of at least $10: the reported values conform closely; the IMF's estimates do not
+    c = bf.compare_estimated(usd, est)
+    rep, es = c.reported, c.estimated
+    assert rep.n == 2405749 and es.n == 146468
+    r2, e2 = rep.tests["first_two_digits"], es.tests["first_two_digits"]
+    assert r2.mad == pytest.approx(0.000937, abs=2e-6) and r2.conformity == "close conformity"
+    assert e2.mad == pytest.approx(0.005354, abs=2e-6) and e2.conformity == "nonconformity"
+    # what drives it: estimates sit on the publication unit ($10,000 = 0.01 million), so 10, 20, 30, 40, 50 and a
+    # second digit 0 are everywhere (12,537 estimates are exactly $10,000)
+    assert e2.over_represented(5) == [10, 20, 30, 40, 50]
+    assert es.tests["second_digit"].mad == pytest.approx(0.04818, abs=1e-5)
+    assert es.tests["second_digit"].over_represented(1) == [0]
+    assert es.duplicates.values[0] == 10000.0 and es.duplicates.counts[0] == 12537
+    assert c.chi2_homogeneity == pytest.approx(38945.7, abs=0.5)
+
+    # Amounts of $1 million and more carry three or more significant digits at that unit: the estimates come
+    # closer to Benford but still differ from reported values (first digit marginal, p of homogeneity ~ 3e-53)
+    big = bf.compare_estimated(usd, est, min_value=1e6)
+    assert big.estimated.n == 69656 and big.reported.n == 1633803
+    bf1, br1 = big.estimated.tests["first_digit"], big.reported.tests["first_digit"]
+    assert bf1.mad == pytest.approx(0.01481, abs=1e-5) and bf1.conformity == "marginally acceptable conformity"
+    assert br1.mad == pytest.approx(0.00758, abs=1e-5) and br1.conformity == "acceptable conformity"
+    assert big.estimated.tests["first_two_digits"].conformity == "acceptable conformity"
+    assert big.homogeneity_pvalue < 1e-50
+    assert big.estimated.distortion_factor < big.reported.distortion_factor < 0
+
+
+@pytest.fixture(scope="module")
+def panel():
+    synth = pytest.importorskip("tradeanomaly.synth")
+    return synth.generate(0)
+
+
+@pytest.mark.parametrize("extra", [(), ("flow",)])
+def test_planted_fabricated_digits_are_found(panel, extra):
+    truth = panel.truth[panel.truth["kind"] == "fabricated_digits"]
+    assert len(truth) == 2
+    # the generator plants made-up export figures for a reporter as a whole (all partners, all chapters)
+    assert (truth["partner"] == "").all()
+    res = bf.run(panel.flows, group_by=("reporter",) + extra)
+    f = res.findings
+    suffix = ":X" if extra else ""
+    planted = {f"{r}{suffix}" for r in truth["reporter"]}
+    top = list(dict.fromkeys(f["subject"]))[:2]
+    assert set(top) == planted, (planted, top)
+    for subject in planted:
+        row = f[(f["subject"] == subject) & (f["signal"] == "benford.round_numbers")].iloc[0]
+        assert row["value"] > 0.15 and row["usd_at_stake"] > 0 and row["score"] >= 30
+    led = res.ledgers[0]
+    led.check()
+    assert led.counts["estimated"] == int(panel.flows["estimated"].sum())
