@@ -70,3 +70,23 @@ def test_planted_fabricated_digits_are_found(panel, extra):
     led = res.ledgers[0]
     led.check()
     assert led.counts["estimated"] == int(panel.flows["estimated"].sum())
+
+
+def test_run_compares_estimates_and_the_report_says_so():
+    from tradeanomaly.report import estimates_sentence
+
+    rng = np.random.default_rng(7)
+    honest = np.exp(rng.normal(14, 2.5, 4000))
+    estimates = np.round(np.exp(rng.normal(14, 2.5, 800)), -4) + 10_000  # on a publication unit, as DOTS's are
+    flows = pd.DataFrame({"reporter": "AAA", "partner": "BBB", "flow": "X", "hs": "TOTAL", "period": "2013",
+                          "value_usd": np.r_[honest, estimates], "estimated": np.r_[np.zeros(4000, bool),
+                                                                                     np.ones(800, bool)]})
+    res = bf.run(flows)
+    table = res.tables["benford_estimated"]
+    assert table["values"].tolist() == ["reported", "estimated"]
+    assert table["n"].tolist() == [4000, 800]
+    rep, est = table.iloc[0], table.iloc[1]
+    assert rep["first_two_digits_mad"] < 0.003 < est["first_two_digits_mad"]
+    assert est["pvalue_same_distribution"] < 1e-6
+    text = estimates_sentence(table)
+    assert "800 estimated values" in text and "do not share one first-two-digits distribution" in text

@@ -1103,8 +1103,47 @@ def run(
            pd.DataFrame({"signal": pd.Series(dtype="str"), "subject": pd.Series(dtype="str"),
                          "row": pd.Series(dtype="int64"), "value_usd": pd.Series(dtype="float64"),
                          "digits": pd.Series(dtype="int64")}))
-    return CheckResult(check="benford", findings=findings,
-                       tables={"benford_audit": audit, "benford_suspects": sus}, ledgers=[ledger])
+    tables = {"benford_audit": audit, "benford_suspects": sus}
+    if "estimated" in flows.columns:
+        est_table = estimated_table(flows, min_value=min_value, min_n=min_n)
+        if est_table is not None:
+            tables["benford_estimated"] = est_table
+    return CheckResult(check="benford", findings=findings, tables=tables, ledgers=[ledger])
+
+
+def estimated_table(flows: pd.DataFrame, *, min_value: float = 10.0, min_n: int = 300) -> pd.DataFrame | None:
+    """The publisher's estimated values beside its reported ones (product level where it exists): one row each,
+    with the digit statistics and the chi-square test that both share one first-two-digits distribution.
+
+    ``None`` when either side has fewer than ``min_n`` amounts of at least ``min_value``.
+    """
+    sel = flows
+    if "hs" in flows.columns:
+        total = (flows["hs"].astype("str") == "TOTAL").to_numpy()
+        if total.any() and not total.all():
+            sel = flows.loc[~total]
+    v = pd.to_numeric(sel["value_usd"], errors="coerce").to_numpy(dtype=np.float64)
+    est = sel["estimated"].fillna(False).to_numpy(dtype=bool)
+    ok = np.isfinite(v) & (v >= min_value)
+    if min(int((ok & est).sum()), int((ok & ~est).sum())) < min_n:
+        return None
+    cmp = compare_estimated(v[ok], est[ok], min_value=min_value)
+    rows = []
+    for label, res in (("reported", cmp.reported), ("estimated", cmp.estimated)):
+        f2 = res.tests["first_two_digits"]
+        over = [d for d, _ in sorted(zip(f2.digits, f2.z or ()), key=lambda t: -t[1])[:3]] if f2.z else []
+        rows.append({
+            "values": label, "n": res.n,
+            "first_digit_mad": res.tests["first_digit"].mad,
+            "first_digit_conformity": res.tests["first_digit"].conformity,
+            "first_two_digits_mad": f2.mad, "first_two_digits_mad_expected": f2.mad_expected,
+            "first_two_digits_conformity": f2.conformity,
+            "second_digit_mad": res.tests["second_digit"].mad,
+            "round_number_share": res.round_numbers.to_dict().get("share"),
+            "most_over_represented": " ".join(str(d) for d in over),
+            "chi2_same_distribution": cmp.chi2_homogeneity, "pvalue_same_distribution": cmp.homogeneity_pvalue,
+        })
+    return pd.DataFrame(rows)
 
 
 def _record_digit(name: str, rec: dict) -> np.ndarray:

@@ -142,6 +142,7 @@ def build_context(result: "RunResult", top: int = TOP_CARDS) -> dict:
         "reliability": _records(reliability, 25),
         "reliability_columns": list(reliability.columns) if reliability is not None else [],
         "benford_audit": _records(benford_audit, 25),
+        "estimates_sentence": estimates_sentence(result.tables.get("benford_estimated")),
         "benford_columns": list(benford_audit.columns)[:12] if benford_audit is not None else [],
         "methods": METHODS,
         "previous_run": result.previous_run,
@@ -149,6 +150,22 @@ def build_context(result: "RunResult", top: int = TOP_CARDS) -> dict:
         "inputs": result.inputs,
         "findings_by_check": findings.groupby("check").size().to_dict() if len(findings) else {},
     }
+
+
+def estimates_sentence(table: pd.DataFrame | None) -> str:
+    """What the digits say about the publisher's estimated values against its reported ones."""
+    if table is None or len(table) != 2:
+        return ""
+    rep, est = (table[table["values"] == k].iloc[0] for k in ("reported", "estimated"))
+    p = float(est["pvalue_same_distribution"])
+    verdict = ("do not share one first-two-digits distribution" if p < 0.001
+               else "are consistent with one first-two-digits distribution")
+    return (f"The publisher's {int(est['n']):,} estimated values have a first-two-digits MAD of "
+            f"{float(est['first_two_digits_mad']):.4f} ({est['first_two_digits_conformity']}; most over-represented "
+            f"{est['most_over_represented']}) against {float(rep['first_two_digits_mad']):.4f} "
+            f"({rep['first_two_digits_conformity']}) for its {int(rep['n']):,} reported values; the two "
+            f"{verdict} (chi-square {float(est['chi2_same_distribution']):,.0f}, p = {p:.1e}). Estimates are "
+            f"never used as one side of a mirror pair.")
 
 
 def _env():
