@@ -90,7 +90,7 @@ def test_resolve_country_codes_and_names(value, system, iso3):
         ("World", "auto", ("WLD", "world")), ("0", "comtrade", ("WLD", "world")), ("001", "imf", ("WLD", "world")),
         ("Total All Markets", "auto", ("WLD", "world")), ("899", "comtrade", ("NES", "nes")),
         ("Areas, nes", "auto", ("NES", "nes")), ("Countries & Areas not specified", "auto", ("NES", "nes")),
-        ("Other Countries not included elsewhere", "auto", ("NES", "nes")),
+        ("Other Countries not included elsewhere", "auto", ("", "aggregate")),  # DOTS residual: double counts NES
         ("Not Specified", "auto", ("NES", "nes")), ("97", "comtrade", ("", "aggregate")),
         ("EU", "auto", ("", "aggregate")), ("European Union", "auto", ("", "aggregate")),
         ("Euro Area", "auto", ("", "aggregate")), ("Advanced Economies", "auto", ("", "aggregate")),
