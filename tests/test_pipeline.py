@@ -144,3 +144,27 @@ def test_report_in_real_browser(runs):
         finally:
             browser.close()
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_explain_one_subject(runs, panel_file, tmp_path):
+    from click.testing import CliRunner
+
+    from tradeanomaly.cli import main
+    from tradeanomaly.report.subject import explain_subject, render_subject_html
+
+    _, _, second = runs
+    flags = second.flags[second.flags["label"] == "fraud_signal"]
+    subject = flags.iloc[0]["subject"]
+    text = explain_subject(second, subject)
+    assert text.startswith(f"{subject}: periods under test 2019-12")
+    assert "Flags:" in text and f"#1 {flags.iloc[0]['period']}" in text
+    top_finding = second.findings[second.findings["subject"] == subject].iloc[0]
+    assert top_finding["detail"][:60] in text
+    page = render_subject_html(second, subject)
+    assert "<svg" in page and "<script" not in page.lower()
+
+    html = tmp_path / "one.html"
+    res = CliRunner().invoke(main, ["explain", subject, "--source", "canonical", str(panel_file),
+                                    "--period", "2019-12", "--html", str(html)], catch_exceptions=False)
+    assert res.exit_code == 0
+    assert res.output.startswith(f"{subject}: periods under test 2019-12") and html.is_file()
