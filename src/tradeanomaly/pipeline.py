@@ -205,7 +205,9 @@ def find_previous_run(out: Path, run_id: str, last_period: str) -> Path | None:
 def read_previous_flags(run_dir: Path | None) -> pd.DataFrame | None:
     if run_dir is None:
         return None
-    return pd.read_csv(run_dir / "flags.csv", dtype=str, keep_default_na=False)
+    from .ranking import read_flags_csv
+
+    return read_flags_csv(run_dir / "flags.csv")
 
 
 def write_atomically(final_dir: Path, writer: Callable[[Path], None]) -> None:
@@ -319,8 +321,10 @@ def write_outputs(result: RunResult, d: Path) -> None:
     """Write every output file of ``result`` into folder ``d``."""
     import yaml
 
+    from .ranking import write_flags_csv
+
     flags = result.flags if result.flags is not None else pd.DataFrame()
-    flags.to_csv(d / "flags.csv", index=False, lineterminator="\n")
+    write_flags_csv(flags, d / "flags.csv")
     (d / "flags.json").write_text(
         json.dumps(json.loads(flags.to_json(orient="records", double_precision=10)), indent=2,
                    ensure_ascii=False) + "\n", encoding="utf-8")

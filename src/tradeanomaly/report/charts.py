@@ -138,16 +138,31 @@ def line_chart(chart: LineChart, width: int = 640, height: int = 240) -> str:
             out.append(f'<line x1="{x(m.x_index):.1f}" x2="{x(m.x_index):.1f}" y1="{top}" y2="{top + ph}" '
                        f'stroke="#555" stroke-dasharray="2,2"/>')
             out.append(f'<text x="{x(m.x_index) + 3:.1f}" y="{top + 10}" class="tick">{escape(m.label)}</text>')
+    # legend: one row per entry that would overflow the width; the chart grows to hold the rows
+    entries = [(ln.label, ln.color or PALETTE[k % len(PALETTE)], "line") for k, ln in enumerate(chart.lines)]
+    entries += [(b.label, b.color, "band") for b in chart.bands]
+    rows: list[list[tuple[float, tuple]]] = [[]]
     lx = left
-    for k, ln in enumerate(chart.lines):
-        color = ln.color or PALETTE[k % len(PALETTE)]
-        out.append(f'<rect x="{lx}" y="{height - 14}" width="10" height="3" fill="{color}"/>')
-        out.append(f'<text x="{lx + 14}" y="{height - 10}" class="legend">{escape(ln.label)}</text>')
-        lx += 24 + 6.5 * len(ln.label)
-    for b in chart.bands:
-        out.append(f'<rect x="{lx}" y="{height - 18}" width="10" height="8" fill="{b.color}" fill-opacity="0.4"/>')
-        out.append(f'<text x="{lx + 14}" y="{height - 10}" class="legend">{escape(b.label)}</text>')
-        lx += 24 + 6.5 * len(b.label)
+    for e in entries:
+        w = 24 + 6.2 * len(e[0])
+        if rows[-1] and lx + w > width - right:
+            rows.append([])
+            lx = left
+        rows[-1].append((lx, e))
+        lx += w
+    extra = 14 * (len(rows) - 1)
+    for r, row in enumerate(rows):
+        ly = height - 10 + 14 * r
+        for x0, (label, color, kind) in row:
+            if kind == "line":
+                out.append(f'<rect x="{x0:.0f}" y="{ly - 4}" width="10" height="3" fill="{color}"/>')
+            else:
+                out.append(f'<rect x="{x0:.0f}" y="{ly - 8}" width="10" height="8" fill="{color}" '
+                           f'fill-opacity="0.4"/>')
+            out.append(f'<text x="{x0 + 14:.0f}" y="{ly}" class="legend">{escape(label)}</text>')
+    if extra:
+        out[0] = out[0].replace(f'viewBox="0 0 {width} {height}" width="{width}" height="{height}"',
+                                f'viewBox="0 0 {width} {height + extra}" width="{width}" height="{height + extra}"')
     out.append("</svg>")
     return "".join(out)
 
