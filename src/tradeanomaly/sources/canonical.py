@@ -126,7 +126,7 @@ def _partitioned_chunks(path: Path, chunk_rows: int, allow_extra: bool
     if not files:
         raise SourceFormatError("the folder holds no Parquet files; write it with `tradeanomaly ingest "
                                 "--partitioned`", path=path)
-    start = 0
+    start, pending, size, pending_extra = 0, [], 0, []
     for f in files:
         hive = dict(part.split("=", 1) for part in f.relative_to(root).parts[:-1] if "=" in part)
         try:
@@ -141,8 +141,15 @@ def _partitioned_chunks(path: Path, chunk_rows: int, allow_extra: bool
             chunk = batch.to_pandas()
             if from_dir:
                 chunk.insert(0, "period", hive["period"])
-            yield start, chunk[list(FLOW_COLUMNS)], extra
-            start += len(chunk)
+            # parts are small (one period of one chunk): gather them into chunks of about chunk_rows rows
+            pending.append(chunk[list(FLOW_COLUMNS)])
+            pending_extra += [c for c in extra if c not in pending_extra]
+            size += len(chunk)
+            if size >= chunk_rows:
+                yield start, pd.concat(pending, ignore_index=True), pending_extra
+                start, pending, size, pending_extra = start + size, [], 0, []
+    if pending:
+        yield start, pd.concat(pending, ignore_index=True), pending_extra
 
 
 def _reduce(chunk: pd.DataFrame, start: int, path: Path, extra: list[str]) -> tuple[pd.DataFrame, Ledger]:

@@ -1,0 +1,339 @@
+"""Streaming ingest of bulk files into Parquet partitioned by period, restartable, with one ledger.
+
+:func:`ingest_partitioned` reads each input file chunk by chunk with its reader's ``iter_chunks`` (canonical,
+BACI; a reader without it is read whole with :func:`~tradeanomaly.sources.read_source`), and writes every chunk
+at once, so memory holds one chunk (plus 8 bytes per kept row for the duplicate check below). Layout::
+
+    OUT/flows/period=2019/part-<file hash>-<chunk>.parquet   the flows columns except ``period`` (hive layout)
+    OUT/_ingested/<sha256 of file>.json                      the file's ledger: written after all its parts
+    OUT/_ingested/<sha256 of file>.keys.npy                  hashes of the file's kept keys (see duplicates)
+    OUT/ledger.json                                          the merged ledger of every input file
+
+Restart: a file whose marker exists (same content hash, same source and options) is skipped; a file without one
+had its partial parts removed and is converted again. Parts are written under a hidden name and renamed, so a
+reader never sees half a part; while an ingest is unfinished the folder holds the parts of the files done so far.
+
+Duplicates: the readers set duplicates aside within a chunk. Across chunks and files they are found here by a
+64-bit hash of the key (``period, reporter, region, partner, flow, hs, valuation``, the key of
+:func:`~tradeanomaly.sources.base.finish_flows`): the first occurrence in input order is kept, later ones move
+from ``kept`` to ``duplicate`` in the file's ledger, as :func:`~tradeanomaly.sources.canonical.read` does when
+it reads the whole file. Two different keys share a hash with probability about ``n² / 2⁶⁵`` (3e-6 for 10
+million rows); such a row would be set aside as a duplicate.
+
+The folder is read back by ``--source canonical OUT`` (or ``OUT/flows``) and by
+:func:`tradeanomaly.engine.read_flows_dask`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, SourceFormatError
+from .schema import FLOW_COLUMNS, FLOWS_SCHEMA, Ledger, ledgers_to_json
+
+Progress = Callable[[str], None]
+
+FLOWS_DIR = "flows"
+MARKER_DIR = "_ingested"
+KEY_COLUMNS = ["period", "reporter", "region", "partner", "flow", "hs", "valuation"]
+PART_COLUMNS = [c for c in FLOW_COLUMNS if c != "period"]
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did: the merged ledger and, per input file, whether it was converted or skipped."""
+
+    out_dir: Path
+    ledger: Ledger
+    files: list[dict] = field(default_factory=list)
+    rows_written: int = 0
+    chunks_written: int = 0
+
+    @property
+    def flows_dir(self) -> Path:
+        return self.out_dir / FLOWS_DIR
+
+    def to_dict(self) -> dict:
+        return {"out_dir": str(self.out_dir), "rows_written": self.rows_written,
+                "chunks_written": self.chunks_written, "files": list(self.files), "ledger": self.ledger.to_dict()}
+
+
+def part_schema():
+    """Arrow schema of a part file (every part has the same one, so any reader sees one table)."""
+    import pyarrow as pa
+
+    types = {"str": pa.string(), "float": pa.float64(), "bool": pa.bool_()}
+    return pa.schema([(s.name, types[s.dtype]) for s in FLOWS_SCHEMA if s.name != "period"])
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def key_hashes(flows: pd.DataFrame) -> np.ndarray:
+    """64-bit hash of each row's key (uint64)."""
+    return pd.util.hash_pandas_object(flows[KEY_COLUMNS], index=False).to_numpy(dtype=np.uint64)
+
+
+class _SeenKeys:
+    """Sorted hashes of the keys kept so far (8 bytes a row)."""
+
+    def __init__(self):
+        self.keys = np.empty(0, dtype=np.uint64)
+
+    def contains(self, h: np.ndarray) -> np.ndarray:
+        if not len(self.keys) or not len(h):
+            return np.zeros(len(h), dtype=bool)
+        i = np.minimum(np.searchsorted(self.keys, h), len(self.keys) - 1)
+        return self.keys[i] == h
+
+    def add(self, h: np.ndarray) -> None:
+        # two sorted runs: the stable sort (timsort) merges them in linear time
+        self.keys = np.sort(np.concatenate([self.keys, np.sort(h)]), kind="stable")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chunk sources
+# ---------------------------------------------------------------------------------------------------------------
+
+def _reader(source: str):
+    from .sources import READERS
+
+    if source not in READERS:
+        raise SourceFormatError(f"unknown source `{source}`: choose one of {', '.join(READERS)}")
+    return importlib.import_module(READERS[source])
+
+
+def _split_aux(module, paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Data files and auxiliary files (BACI's country-code file), which are inputs of every data file."""
+    is_aux = getattr(module, "is_code_file", None)
+    if is_aux is None:
+        return paths, []
+    aux = [p for p in paths if is_aux(p)]
+    return [p for p in paths if p not in aux], aux
+
+
+def _chunks(module, source: str, path: Path, aux: list[Path], column_map, chunk_rows: int,
+            options: dict) -> Iterator[tuple[pd.DataFrame, Ledger]]:
+    iter_chunks = getattr(module, "iter_chunks", None)
+    if iter_chunks is not None and column_map is None:
+        first = next(iter(inspect.signature(iter_chunks).parameters))
+        target = [path] + aux if first == "paths" else path
+        for item in iter_chunks(target, chunk_rows=chunk_rows, **options):
+            flows, led = item
+            yield flows, led
+        return
+    from .sources import read_source
+
+    res = read_source(source, [path] + aux, column_map=column_map, **options)
+    yield res.flows, res.ledger
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------------------------
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_parts(flows: pd.DataFrame, flows_dir: Path, prefix: str, chunk: int) -> list[str]:
+    """Write one part per period of the chunk; return their paths relative to ``flows_dir``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not len(flows):
+        return []
+    schema = part_schema()
+    period = flows["period"].astype("str").to_numpy()
+    order = np.argsort(period, kind="stable")
+    sorted_p = period[order]
+    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
+    ends = np.r_[starts[1:], len(sorted_p)]
+    written = []
+    for s, e in zip(starts, ends):  # one iteration per period of the chunk (a handful)
+        p = str(sorted_p[s])
+        # a chunk of one period (a BACI year) is written as it is, without a copy
+        sub = flows[PART_COLUMNS] if len(starts) == 1 else flows.iloc[np.sort(order[s:e])][PART_COLUMNS]
+        d = flows_dir / f"period={p}"
+        d.mkdir(parents=True, exist_ok=True)
+        name = f"part-{prefix}-{chunk:05d}.parquet"
+        tmp = d / f".{name}.tmp"
+        pq.write_table(pa.Table.from_pandas(sub, schema=schema, preserve_index=False), tmp, compression="zstd")
+        os.replace(tmp, d / name)
+        written.append(f"period={p}/{name}")
+    return written
+
+
+def _remove_parts(flows_dir: Path, prefix: str) -> int:
+    n = 0
+    if flows_dir.is_dir():
+        for f in flows_dir.glob(f"period=*/*part-{prefix}-*"):
+            f.unlink()
+            n += 1
+    return n
+
+
+def _fingerprint(source: str, column_map, options: dict, aux: list[Path]) -> str:
+    blob = {"source": source, "options": {k: str(v) for k, v in sorted(options.items())},
+            "map": file_sha256(Path(column_map)) if column_map else None,
+            "aux": [file_sha256(p) for p in aux], "columns": list(FLOW_COLUMNS)}
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _marker(markers: Path, sha: str) -> dict | None:
+    m = markers / f"{sha}.json"
+    if not m.is_file() or not (markers / f"{sha}.keys.npy").is_file():
+        return None
+    try:
+        return json.loads(m.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, OSError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------------------------
+
+def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_rows: int = 1_000_000,
+                       progress: Progress | None = None, **options) -> IngestResult:
+    """Convert ``paths`` (read as ``source``) into Parquet partitioned by period under ``out_dir``.
+
+    See the module docstring for the layout, restart and duplicate rules. ``options`` go to the reader (for
+    example ``allow_extra=True`` for canonical files). ``progress`` receives one message per chunk written; an
+    exception raised from it stops the ingest as an interruption would, and the next call resumes.
+    Raises :class:`ConfigError` when ``out_dir`` already holds files that are not among ``paths`` (the folder
+    mirrors exactly its inputs, so that its ledger accounts for every row in it).
+    """
+    from .sources.base import as_paths
+
+    progress = progress or (lambda msg: None)
+    chunk_rows = int(chunk_rows)
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+    module = _reader(source)
+    paths = as_paths(paths)
+    if not paths:
+        raise SourceFormatError(f"no input file given for source `{source}`")
+    for p in paths:
+        if not p.is_file():
+            raise SourceFormatError("file not found (ingest reads files, not folders)", path=p)
+    data, aux = _split_aux(module, paths)
+    if not data:
+        raise SourceFormatError(f"no data file among the inputs of source `{source}`", path=paths[0])
+
+    out = Path(out_dir)
+    flows_dir, markers = out / FLOWS_DIR, out / MARKER_DIR
+    flows_dir.mkdir(parents=True, exist_ok=True)
+    markers.mkdir(parents=True, exist_ok=True)
+    fingerprint = _fingerprint(source, column_map, options, aux)
+
+    shas: list[str] = []
+    for p in data:
+        sha = file_sha256(p)
+        if sha in shas:
+            other = data[shas.index(sha)]
+            raise ConfigError(f"{p} has the same content as {other}: pass each file once")
+        shas.append(sha)
+    foreign = sorted(m.name[:-len(".json")] for m in markers.glob("*.json")
+                     if m.name[:-len(".json")] not in shas)
+    if foreign:
+        names = [json.loads((markers / f"{s}.json").read_text(encoding="utf-8")).get("file", s) for s in foreign]
+        raise ConfigError(f"{out} already holds converted file(s) not among the inputs: {', '.join(names)}; "
+                          "pass them too, or ingest into a new folder")
+    # parts of an interrupted file that is no longer an input: incomplete, so never part of the dataset
+    known = {s[:16] for s in shas}
+    for f in flows_dir.glob("period=*/*part-*"):
+        if f.name.lstrip(".").split("-")[1] not in known:
+            f.unlink()
+
+    seen = _SeenKeys()
+    ledger: Ledger | None = None
+    result = IngestResult(out_dir=out, ledger=Ledger(stage=f"read:{source}"))
+    for path, sha in zip(data, shas):
+        prefix = sha[:16]
+        mark = _marker(markers, sha)
+        if mark is not None and mark.get("fingerprint") == fingerprint and all(
+                (flows_dir / part).is_file() for part in mark.get("parts", [])):
+            file_ledger = Ledger.from_dict(mark["ledger"])
+            seen.add(np.load(markers / f"{sha}.keys.npy"))
+            result.files.append({"path": str(path), "sha256": sha, "status": "skipped",
+                                 "rows_in": file_ledger.rows_in, "kept": file_ledger.kept,
+                                 "parts": len(mark["parts"])})
+            progress(f"{path.name}: already converted ({file_ledger.kept:,} flows), skipped")
+        else:
+            for stale in (markers / f"{sha}.json", markers / f"{sha}.keys.npy"):
+                stale.unlink(missing_ok=True)
+            removed = _remove_parts(flows_dir, prefix)
+            if removed:
+                progress(f"{path.name}: removed {removed} part(s) of an unfinished conversion")
+            file_ledger, parts, kept_keys = None, [], []
+            for i, (flows, led) in enumerate(_chunks(module, source, path, aux, column_map, chunk_rows,
+                                                     options)):
+                h = key_hashes(flows) if len(flows) else np.empty(0, dtype=np.uint64)
+                dup = seen.contains(h)
+                n = int(dup.sum())
+                if n:
+                    led.counts["kept"] -= n
+                    led.add("duplicate", n, flows.loc[dup].head(3))
+                    flows, h = flows.loc[~dup].reset_index(drop=True), h[~dup]
+                led.check()
+                parts += _write_parts(flows, flows_dir, prefix, i)
+                seen.add(h)
+                kept_keys.append(h)
+                file_ledger = led if file_ledger is None else file_ledger.merge(led)
+                result.chunks_written += 1
+                result.rows_written += len(flows)
+                progress(f"{path.name}: chunk {i + 1} written, {file_ledger.rows_in:,} {file_ledger.unit}s in, "
+                         f"{file_ledger.kept:,} kept")
+            if file_ledger is None:  # a file with a header and no rows
+                file_ledger = Ledger(stage=f"read:{source}", inputs=[path.name])
+            file_ledger.check()
+            keys = np.sort(np.concatenate(kept_keys)) if kept_keys else np.empty(0, dtype=np.uint64)
+            tmp = markers / f".{sha}.keys.tmp.npy"
+            np.save(tmp, keys)
+            os.replace(tmp, markers / f"{sha}.keys.npy")
+            _atomic_write_text(markers / f"{sha}.json", json.dumps({
+                "file": path.name, "path": str(path), "sha256": sha, "source": source,
+                "fingerprint": fingerprint, "chunk_rows": chunk_rows, "parts": parts,
+                "rows_written": int(file_ledger.kept), "ledger": file_ledger.to_dict(),
+            }, indent=2, ensure_ascii=False) + "\n")
+            result.files.append({"path": str(path), "sha256": sha, "status": "converted",
+                                 "rows_in": file_ledger.rows_in, "kept": file_ledger.kept, "parts": len(parts)})
+        ledger = Ledger.from_dict(file_ledger.to_dict()) if ledger is None else ledger.merge(file_ledger)
+    assert ledger is not None
+    ledger.inputs = [p.name for p in data] + [p.name for p in aux if p.name not in ledger.inputs]
+    ledger.check()
+    result.ledger = ledger
+    _atomic_write_text(out / "ledger.json", ledgers_to_json([ledger]))
+    return result
+
+
+def partition_files(path) -> tuple[Path, list[Path]]:
+    """The flows folder of an ingest (``OUT`` or ``OUT/flows``) and its part files in a fixed order.
+
+    Order: period folder, then file name (files whose name starts with ``.`` or ``_`` are not data).
+    """
+    root = Path(path)
+    if (root / FLOWS_DIR).is_dir():
+        root = root / FLOWS_DIR
+    files = sorted((f for f in root.rglob("*.parquet")
+                    if not any(part.startswith((".", "_")) for part in f.relative_to(root).parts)),
+                   key=lambda f: f.relative_to(root).as_posix())
+    return root, files
