@@ -68,6 +68,15 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _folder_digest(folder: Path) -> str:
+    """Hash of a partitioned folder: every part's relative path and content hash, in sorted order."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(folder)).encode())
+        h.update(file_sha256(f).encode())
+    return h.hexdigest()
+
+
 def load_flows(config: RunConfig) -> tuple[pd.DataFrame, list[Ledger], list[dict]]:
     """Read the configured input, or the embedded sample when no file is given."""
     from .sources import read_source
@@ -82,6 +91,15 @@ def load_flows(config: RunConfig) -> tuple[pd.DataFrame, list[Ledger], list[dict
     for f in files:
         if not f.exists():
             raise ConfigError(f"input file {f} not found: check `input.files` or the FILE arguments")
+    if config.engine.name == "dask":
+        if source != "canonical" or len(files) != 1 or not files[0].is_dir():
+            raise ConfigError("the Dask engine reads a folder written by `tradeanomaly ingest --partitioned`: "
+                              "ingest the files first, then run with --source canonical FOLDER --engine dask")
+        from .engine import load_partitioned
+
+        flows, ledgers = load_partitioned(files[0], engine="dask", workers=config.engine.workers,
+                                          scheduler_address=config.engine.scheduler_address)
+        return flows, ledgers, [{"path": str(files[0]), "sha256": _folder_digest(files[0])}]
     result = read_source(source, files, column_map=config.input.map, **config.input.options)
     inputs = [{"path": str(f), "sha256": file_sha256(f), "bytes": f.stat().st_size} for f in files if f.is_file()]
     if config.input.map:

@@ -21,10 +21,14 @@ from ..cli import config_option, handle_errors, parse_reader_options, progress, 
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Output folder; each run writes OUT/<run id>/. Default: reports.")
 @click.option("--seed", type=int, default=None, help="Random seed of the detectors (default 0).")
-@click.option("--engine", type=click.Choice(["pandas", "dask"]), default=None, help="Computation engine.")
+@click.option("--engine", type=click.Choice(["pandas", "dask"]), default=None,
+              help="pandas (default) or dask: read a partitioned folder (ingest --partitioned) on Dask workers.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local Dask workers (--engine dask).")
+@click.option("--scheduler-address", default=None, help="Attach to this Dask scheduler instead of a local one.")
 @quiet_option
 @handle_errors
-def run(config_path, source, column_map, files, reader_options, period, out, seed, engine, quiet):
+def run(config_path, source, column_map, files, reader_options, period, out, seed, engine, workers,
+        scheduler_address, quiet):
     """Read, check, score and rank; write flags, findings, report.md/html, ledger and manifest.
 
     With no arguments it runs on the embedded sample made by the generator. Outputs go to OUT/<run id>/,
@@ -34,8 +38,9 @@ def run(config_path, source, column_map, files, reader_options, period, out, see
     from ..pipeline import run as run_pipeline
 
     overrides = {"period": period, "out": out, "seed": seed}
-    if engine:
-        overrides["engine"] = {"name": engine}
+    if engine or workers or scheduler_address:
+        overrides["engine"] = {k: v for k, v in (("name", engine), ("workers", workers),
+                                                 ("scheduler_address", scheduler_address)) if v}
     if files or source or column_map or reader_options:
         inp = {"files": [str(f) for f in files]}
         if reader_options:
