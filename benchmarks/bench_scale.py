@@ -1,0 +1,260 @@
+"""Scale benchmark: partitioned ingest of a BACI-sized year file, and the pandas engine against the Dask engine.
+
+    python benchmarks/bench_scale.py                        # 10 million rows, 3 repeats, Dask with 2 workers
+    python benchmarks/bench_scale.py --rows 1000000 --repeats 1   # a quick run
+
+Inputs are generated once into ``benchmarks/_work/scale/`` (git-ignored) with numpy:
+
+* a BACI year file (``t,i,j,k,v,q``; one year, ~200 economies, 5,000 HS6 codes, unique keys, log-normal values,
+  HS codes written as integers that lost their leading zero, some quantities ``NA``) of ``--rows`` rows;
+* a product-level flows panel of ``--rows`` rows with both sides of most flows (``bench_mirror.make_panel``:
+  one-sided flows, publisher estimates, world totals), written as Parquet parts of 1 million rows in the layout
+  of ``tradeanomaly ingest --partitioned``.
+
+Each measurement runs in a fresh child process (imports and the generator do not count) that reports its wall
+time and peak resident memory (``ru_maxrss``, which covers the Dask workers: they are threads of the child):
+
+* ``ingest``: :func:`tradeanomaly.ingest.ingest_partitioned` of the BACI file (chunks of 1 million rows) into a
+  new folder: rows per second and peak memory (target below 3 GB);
+* ``mirror`` (pandas / dask): :func:`tradeanomaly.engine.mirror_sides` on the panel folder, reading included
+  (pandas reads the parts one after another and aggregates the whole table; Dask reads them on a local cluster
+  of ``--workers`` workers and aggregates each part where it is read, then combines the partial sums);
+* ``digits`` (pandas / dask): :func:`tradeanomaly.engine.digit_counts` by reporter and flow.
+
+The two engines' results are hashed in the children and must be identical. Printed: medians over
+``--repeats``, the machine (CPU count, memory, CPU model) and a JSON summary, also written to
+``benchmarks/_work/scale/bench_scale_<rows>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work" / "scale"
+PART_ROWS = 1_000_000
+
+CHILD = r"""
+import hashlib, json, resource, shutil, sys, time
+from pathlib import Path
+import pandas as pd
+task, arg, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+t0 = time.perf_counter()
+out = {}
+if task == "ingest":
+    from tradeanomaly.ingest import ingest_partitioned
+    csv, dest = arg.split("|")
+    shutil.rmtree(dest, ignore_errors=True)
+    t0 = time.perf_counter()
+    res = ingest_partitioned("baci", [csv], dest, chunk_rows=1_000_000)
+    out.update(rows_in=res.ledger.rows_in, kept=res.ledger.kept, counts=dict(res.ledger.counts),
+               chunks=res.chunks_written)
+else:
+    from tradeanomaly import engine
+    what, eng = task.split("_")
+    def run(client=None):
+        if what == "mirror":
+            return engine.mirror_sides(arg, engine=eng, client=client)
+        keys, mat = engine.digit_counts(arg, ["reporter", "flow"], engine=eng, client=client)
+        return pd.concat([keys, pd.DataFrame(mat)], axis=1)
+    if eng == "dask":
+        with engine.dask_client(workers) as client:
+            t0 = time.perf_counter()
+            df = run(client)
+    else:
+        df = run()
+    out.update(rows=len(df), digest=hashlib.sha256(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes()
+                                                   + ",".join(map(str, df.dtypes)).encode()).hexdigest()[:16])
+out["seconds"] = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_SELF)
+out["cpu_s"] = ru.ru_utime + ru.ru_stime  # from process start: includes imports (and, for Dask, all workers)
+out["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(out))
+"""
+
+
+def machine() -> dict:
+    info = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()}
+    try:
+        with open("/proc/meminfo") as fh:
+            total_kb = int(next(line for line in fh if line.startswith("MemTotal")).split()[1])
+        info["memory_gb"] = round(total_kb / 1e6, 1)
+        with open("/proc/cpuinfo") as fh:
+            info["cpu"] = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "")
+        info["load_avg_1m_at_start"] = os.getloadavg()[0]
+    except (OSError, StopIteration):
+        pass
+    return info
+
+
+def _codes(n: int):
+    from tradeanomaly.codes.countries import crosswalk
+
+    cw = crosswalk()
+    from tradeanomaly.codes import is_country
+
+    cw = cw.loc[cw["iso3"].str.fullmatch(r"[A-Z]{3}") & cw["comtrade"].astype(str).str.fullmatch(r"\d+")]
+    from tradeanomaly.codes import resolve_countries
+
+    cw = cw.loc[is_country(cw["iso3"].astype("str")).to_numpy()].drop_duplicates("iso3").drop_duplicates("comtrade")
+    # the code must also read back as that country (a few Comtrade codes are areas "nes")
+    back = resolve_countries(cw["comtrade"].astype("str").reset_index(drop=True), system="comtrade")
+    cw = cw.loc[((back["kind"] == "country") & (back["iso3"] == cw["iso3"].to_numpy())).to_numpy()]
+    return list(cw.head(n)["comtrade"])
+
+
+def generate_baci(path: Path, rows: int, seed: int = 20241128, batch: int = 2_000_000) -> None:
+    """A BACI year file of ``rows`` unique exporter-importer-product rows (see the module docstring)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    rng = np.random.default_rng(seed)
+    m49 = np.array(_codes(200), dtype=object)
+    nc = len(m49)
+    hs6 = np.sort(rng.choice(np.arange(10100, 970600), 5000, replace=False))
+    nh = len(hs6)
+    space = nc * (nc - 1) * nh
+    if rows > space:
+        raise SystemExit(f"--rows {rows} exceeds the {space:,} distinct keys of the generator")
+    step = space // rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    writer = None
+    try:
+        for start in range(0, rows, batch):
+            k = np.arange(start, min(rows, start + batch), dtype=np.int64) * step
+            k, h = np.divmod(k, nh)
+            e, i = np.divmod(k, nc - 1)
+            i = np.where(i >= e, i + 1, i)
+            n = len(k)
+            v = np.round(np.exp(rng.normal(4.0, 2.5, n)), 3)  # thousands of USD
+            q = np.round(v / np.exp(rng.normal(0.5, 1.0, n)), 3)
+            has_q = rng.random(n) > 0.1
+            table = pa.table({
+                "t": pa.array(np.full(n, "2022", dtype=object)),
+                "i": pa.array(m49[e]), "j": pa.array(m49[i]),
+                "k": pa.array(hs6[h].astype(np.int64)),
+                "v": pa.array(v),
+                "q": pa.array(np.where(has_q, q.astype(str), "NA")),
+            })
+            if writer is None:
+                writer = pcsv.CSVWriter(str(tmp), table.schema, write_options=pcsv.WriteOptions(quoting_style="none"))
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, path)
+
+
+def generate_panel(folder: Path, rows: int, seed: int = 0) -> None:
+    """The mirror panel as Parquet parts of ``PART_ROWS`` rows, in the partitioned-ingest layout."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(HERE))
+    from bench_mirror import make_panel
+
+    from tradeanomaly.ingest import PART_COLUMNS, part_schema
+
+    df = make_panel(rows, seed=seed)
+    df = df.iloc[np.random.default_rng(seed).permutation(len(df))].reset_index(drop=True)  # sides mixed
+    period = str(df["period"].iloc[0])
+    d = folder / "flows" / f"period={period}"
+    d.mkdir(parents=True, exist_ok=True)
+    schema = part_schema()
+    for k, s in enumerate(range(0, len(df), PART_ROWS)):
+        part = df.iloc[s:s + PART_ROWS][PART_COLUMNS].copy()
+        for c in PART_COLUMNS:
+            if isinstance(part[c].dtype, __import__("pandas").CategoricalDtype):
+                part[c] = part[c].astype(str)
+        pq.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False),
+                       d / f"part-bench-{k:05d}.parquet", compression="zstd")
+    (folder / "ROWS").write_text(str(len(df)))
+
+
+def child(task: str, arg: str, workers: int) -> dict:
+    env = dict(os.environ)
+    src = str(HERE.parent / "src")
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", CHILD, task, arg, str(workers)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"{task} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=10_000_000, help="rows of each input (default 10,000,000)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; medians printed")
+    ap.add_argument("--workers", type=int, default=2, help="Dask local cluster workers (default 2)")
+    ap.add_argument("--only", nargs="*", choices=["ingest", "mirror", "digits"], default=None,
+                    help="run only these measurements")
+    args = ap.parse_args(argv)
+    only = set(args.only or ["ingest", "mirror", "digits"])
+    info = machine()
+    print(f"machine: {info.get('cpus')} CPUs ({info.get('cpu', '?')}), {info.get('memory_gb', '?')} GB, "
+          f"load {info.get('load_avg_1m_at_start', 0):.1f}", flush=True)
+
+    baci = WORK / f"BACI_HS17_Y2022_bench_{args.rows}.csv"
+    panel = WORK / f"panel_{args.rows}"
+    if "ingest" in only and not baci.exists():
+        t0 = time.perf_counter()
+        generate_baci(baci, args.rows)
+        print(f"generated {baci.name} ({baci.stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - t0:.0f} s",
+              flush=True)
+    if only & {"mirror", "digits"} and not (panel / "ROWS").exists():
+        t0 = time.perf_counter()
+        generate_panel(panel, args.rows)
+        print(f"generated {panel.name} in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    summary: dict = {"rows": args.rows, "repeats": args.repeats, "workers": args.workers, "machine": info}
+    if "ingest" in only:
+        runs = []
+        for r in range(args.repeats):
+            res = child("ingest", f"{baci}|{WORK / 'ingested'}", args.workers)
+            runs.append(res)
+            print(f"ingest {r + 1}: {res['seconds']:.1f} s, peak {res['peak_rss_kb'] / 1e6:.2f} GB", flush=True)
+        med = statistics.median(x["seconds"] for x in runs)
+        summary["ingest"] = {"median_s": round(med, 2), "rows_per_s": round(args.rows / med),
+                             "median_cpu_s": round(statistics.median(x["cpu_s"] for x in runs), 1),
+                             "peak_rss_gb": round(max(x["peak_rss_kb"] for x in runs) / 1e6, 3),
+                             "ledger": runs[-1]["counts"], "chunks": runs[-1]["chunks"],
+                             "file_mb": round(baci.stat().st_size / 1e6)}
+    for what in ("mirror", "digits"):
+        if what not in only:
+            continue
+        n_rows = int((panel / "ROWS").read_text())
+        out = {"rows": n_rows}
+        for eng in ("pandas", "dask"):
+            runs = []
+            for r in range(args.repeats):
+                res = child(f"{what}_{eng}", str(panel), args.workers)
+                runs.append(res)
+                print(f"{what} {eng} {r + 1}: {res['seconds']:.1f} s, peak {res['peak_rss_kb'] / 1e6:.2f} GB",
+                      flush=True)
+            out[eng] = {"median_s": round(statistics.median(x["seconds"] for x in runs), 2),
+                        "median_cpu_s": round(statistics.median(x["cpu_s"] for x in runs), 1),
+                        "peak_rss_gb": round(max(x["peak_rss_kb"] for x in runs) / 1e6, 3),
+                        "result_rows": runs[-1]["rows"], "digest": runs[-1]["digest"]}
+        out["identical"] = out["pandas"]["digest"] == out["dask"]["digest"]
+        out["dask_over_pandas"] = round(out["dask"]["median_s"] / out["pandas"]["median_s"], 2)
+        summary[what] = out
+    print(json.dumps(summary, indent=2))
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / f"bench_scale_{args.rows}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
