@@ -40,6 +40,7 @@ import pandas as pd
 
 from .errors import ConfigError, SourceFormatError
 from .schema import FLOW_COLUMNS, FLOWS_SCHEMA, Ledger, ledgers_to_json
+from .sources.base import file_sha256
 
 Progress = Callable[[str], None]
 
@@ -74,14 +75,6 @@ def part_schema():
 
     types = {"str": pa.string(), "float": pa.float64(), "bool": pa.bool_()}
     return pa.schema([(s.name, types[s.dtype]) for s in FLOWS_SCHEMA if s.name != "period"])
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def key_hashes(flows: pd.DataFrame) -> np.ndarray:

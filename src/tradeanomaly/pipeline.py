@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from . import __version__
 from .checks.base import CheckResult
 from .config import CHECK_NAMES, RunConfig
-from .errors import ConfigError, TradeAnomalyError
+from .errors import ConfigError
 from .schema import Ledger, ledgers_to_json, make_findings, validate_findings
+from .sources.base import file_sha256
 
 Progress = Callable[[str], None]
 
@@ -59,14 +59,6 @@ class RunResult:
 # ---------------------------------------------------------------------------------------------------------------
 # input
 # ---------------------------------------------------------------------------------------------------------------
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _folder_digest(folder: Path) -> str:
     """Hash of a partitioned folder: every part's relative path and content hash, in sorted order."""

@@ -9,6 +9,7 @@ before the result is returned.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from dataclasses import dataclass
@@ -214,6 +215,33 @@ def finish_flows(df: pd.DataFrame, ledger: Ledger, source: str, *, where: str = 
         raise SchemaError(describe_failures(failures, where or f"{source} reader output"), failures)
     ledger.finish(df)
     return ReadResult(df, ledger)
+
+
+def combine_files(stage: str, results: Iterable[ReadResult], *, unit: str = "row") -> ReadResult:
+    """One flows table and one ledger from the per-file results of a multi-file read.
+
+    A figure repeated in a later file is set aside as a duplicate, as within one file.
+    """
+    ledger = Ledger(stage=stage, unit=unit)
+    parts = []
+    for res in results:
+        ledger.merge(res.ledger)
+        parts.append(res.flows)
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if len(parts) > 1:
+        from .canonical import drop_duplicates_across
+
+        df = drop_duplicates_across(df, ledger)
+    ledger.check()
+    return ReadResult(df, ledger)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_bytes_head(path: Path, n: int = 4096) -> bytes:

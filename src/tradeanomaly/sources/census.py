@@ -35,7 +35,7 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import Ledger
-from .base import ReadResult, as_paths, finish_flows, parse_numbers, read_text_table
+from .base import ReadResult, as_paths, combine_files, finish_flows, parse_numbers, read_text_table
 from .table import by_distinct, resolve_country_column, set_aside_countries, sum_same_key
 
 STAGE = "read:census"
@@ -207,17 +207,5 @@ def read(paths, *, column_map=None, basis: str = "consumption", frequency: str |
         raise ConfigError(f"frequency must be A or M, not {frequency!r}")
     if flow not in (None, "M", "X"):
         raise ConfigError(f"flow must be M or X, not {flow!r}")
-    ledger = Ledger(stage=STAGE)
-    parts = []
-    for path in as_paths(paths):
-        res = _read_one(path, basis=basis, frequency=frequency, flow=flow, value_column=value_column,
-                        period=period)
-        ledger.merge(res.ledger)
-        parts.append(res.flows)
-    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    if len(parts) > 1:
-        from .canonical import drop_duplicates_across
-
-        df = drop_duplicates_across(df, ledger)
-    ledger.check()
-    return ReadResult(df, ledger)
+    return combine_files(STAGE, (_read_one(path, basis=basis, frequency=frequency, flow=flow,
+                                           value_column=value_column, period=period) for path in as_paths(paths)))

@@ -33,7 +33,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..periods import normalise_period
 from ..schema import Ledger
-from .base import ReadResult, as_paths, finish_flows, read_text_table, require_columns
+from .base import ReadResult, as_paths, combine_files, finish_flows, read_text_table, require_columns
 from .table import resolve_country_column, set_aside_countries
 
 STAGE = "read:imf-dots"
@@ -179,17 +179,7 @@ def read(paths, *, column_map=None, import_valuation: str = "CIF", estimate_code
         raise ConfigError(f"import_valuation must be CIF, FOB or both, not {import_valuation!r}")
     if isinstance(estimate_codes, str):
         estimate_codes = tuple(re.split(r"[,\s]+", estimate_codes.strip()))
-    ledger = Ledger(stage=STAGE, unit="cell")
-    parts = []
-    for path in as_paths(paths):
-        res = _read_one(path, import_valuation=import_valuation, estimate_codes=tuple(estimate_codes),
-                        value_multiplier=float(value_multiplier))
-        ledger.merge(res.ledger)
-        parts.append(res.flows)
-    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    if len(parts) > 1:
-        from .canonical import drop_duplicates_across
-
-        df = drop_duplicates_across(df, ledger)
-    ledger.check()
-    return ReadResult(df, ledger)
+    return combine_files(STAGE, (_read_one(path, import_valuation=import_valuation,
+                                           estimate_codes=tuple(estimate_codes),
+                                           value_multiplier=float(value_multiplier)) for path in as_paths(paths)),
+                         unit="cell")

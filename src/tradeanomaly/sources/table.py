@@ -51,7 +51,7 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import FLOW_COLUMNS, FLOW_TYPES, VALUATIONS, Ledger
-from .base import (NA_VALUES, ReadResult, as_paths, detect_encoding, finish_flows, parse_numbers,
+from .base import (NA_VALUES, ReadResult, as_paths, combine_files, detect_encoding, finish_flows, parse_numbers,
                    read_text_table, require_columns)
 
 COUNTRY_SYSTEMS = ("auto", "iso3", "iso2", "m49", "comtrade", "imf", "census", "name")
@@ -632,19 +632,7 @@ def read(paths, *, column_map=None, **options) -> ReadResult:
             raise ConfigError(f"unknown option(s) {unknown} for the table source")
         cmap = load_column_map(cmap.model_dump() | options)
     stage = f"read:{cmap.source}" if cmap.source != "table" else "read:table"
-    ledger = Ledger(stage=stage)
-    parts = []
-    for path in as_paths(paths):
-        res = _read_one(Path(path), cmap, stage)
-        ledger.merge(res.ledger)
-        parts.append(res.flows)
-    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    if len(parts) > 1:
-        from .canonical import drop_duplicates_across
-
-        df = drop_duplicates_across(df, ledger)
-    ledger.check()
-    return ReadResult(df, ledger)
+    return combine_files(stage, (_read_one(Path(path), cmap, stage) for path in as_paths(paths)))
 
 
 __all__ = ["read", "load_column_map", "resolve_country_column", "set_aside_countries", "merge_not_specified",
