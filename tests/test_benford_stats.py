@@ -205,3 +205,18 @@ def test_run_groups_by_several_columns():
     subj = res.findings["subject"]
     assert subj.str.startswith("R07>").sum() >= 2 and subj.str.contains(">").all()
     assert len(res.tables["benford_audit"]) == 60
+
+
+def test_duplication_in_a_second_thread_gives_the_same_result(monkeypatch):
+    from tradeanomaly.checks import benford as bfm
+
+    rng = np.random.default_rng(11)
+    x = np.round(np.exp(rng.normal(8, 3, 50_000)), 2)
+    x[:500] = 50.0  # a repeated amount, so the duplication test has something to find
+    groups = rng.integers(0, 7, len(x)).astype(str)
+    monkeypatch.setattr(bfm, "PARALLEL_MIN", 10**12)
+    serial = [bfm.analyse_groups(x, groups).result(i).to_dict() for i in range(7)]
+    monkeypatch.setattr(bfm, "PARALLEL_MIN", 1_000)
+    threaded = [bfm.analyse_groups(x, groups).result(i).to_dict() for i in range(7)]
+    assert threaded == serial
+    assert max(r["duplicates"]["top"][0]["count"] for r in threaded) >= 60

@@ -497,6 +497,10 @@ def _group_codes(groups, n: int) -> tuple[np.ndarray, pd.DataFrame]:
     return codes.astype(np.int64), pd.DataFrame({"group": np.asarray(uniq)})
 
 
+#: samples at least this large compute number duplication in a second thread
+PARALLEL_MIN = 1_000_000
+
+
 def analyse_groups(
     values,
     groups=None,
@@ -538,6 +542,15 @@ def analyse_groups(
         x = -x
     if groups is None:
         g = np.zeros(len(pos), dtype=np.int64)
+    # number duplication needs only the amounts: on large samples it runs on a second core meanwhile (numpy
+    # releases the GIL in its sorts and array operations); the result does not depend on where it runs
+    dup_job = None
+    if len(x) >= PARALLEL_MIN:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        dup_job = pool.submit(_duplicates, x, g, n_groups, top_duplicates)
+        pool.shutdown(wait=False)
     p = _record_pass(x, g, n_groups)
     m2, c_ft, sums, dec = p["first_two"], p["c_ft"], p["sums"], p["dec"]
     c_f = c_ft.reshape(n_groups, 9, 10).sum(axis=2)
@@ -564,7 +577,8 @@ def analyse_groups(
     last_two, rec_round, c_l2, rn_n, rn_k = _unit_pass(p["cents"], g, unit_exp, n_groups)
     round_numbers = _round_stats(rn_n, rn_k)
     # -- number duplication ------------------------------------------------------------------------------------
-    duplicates = _duplicates(x, g, n_groups, top_duplicates, p["hash"])
+    duplicates = dup_job.result() if dup_job is not None else _duplicates(x, g, n_groups, top_duplicates,
+                                                                           p["hash"])
     # -- statistics ----------------------------------------------------------------------------------------------
     counts = {"first_digit": c_f, "second_digit": c_s, "first_two_digits": c_ft, "last_two_digits": c_l2}
     stats_, conf, nig, enough = {}, {}, {}, {}
