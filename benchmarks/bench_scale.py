@@ -182,6 +182,109 @@ def generate_panel(folder: Path, rows: int, seed: int = 0) -> None:
     (folder / "ROWS").write_text(str(len(df)))
 
 
+def make_run_panel(rows: int, years: int = 4, seed: int = 1):
+    """About ``rows`` flows rows over ``years`` annual periods ending 2022, for the whole ``run``.
+
+    The same product-level flows (~200 economies, 5,000 HS6 codes) recur every year with their own trend and
+    noise: both sides of ~90% of them (imports CIF at 6% over FOB), one side of the rest, 2% publisher estimates
+    and world totals (``bench_mirror.make_panel`` is one year of this). In the last year, planted: the exports of
+    the 6th, 41st and 121st exporter-importer pairs (in code order) with at least 200 products are inflated 2.2 times on paper (invoice
+    exports). Returns ``(flows, planted)``: ``planted`` lists those pairs.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from tradeanomaly.codes import crosswalk
+
+    rng = np.random.default_rng(seed)
+    iso = np.array(sorted(crosswalk()["iso3"]), dtype=object)[:200]
+    nc = len(iso)
+    hs = np.array([f"{k:06d}" for k in rng.choice(np.arange(10000, 980000), 5000, replace=False)], dtype=object)
+    nh = len(hs)
+    n_flows = int(rows / years / 1.9)
+    # gravity: large economies trade more products (economy weights ~ 1 / rank ** 0.9)
+    w = 1.0 / np.arange(1, nc + 1) ** 0.9
+    w /= w.sum()
+    draw = int(n_flows * 1.6)
+    code = (rng.choice(nc, draw, p=w).astype(np.int64) * nc + rng.choice(nc, draw, p=w)) * nh \
+        + rng.integers(0, nh, draw)
+    code = rng.permutation(np.unique(code))[:n_flows]
+    e, rest = code // (nc * nh), code % (nc * nh)
+    i, h = rest // nh, rest % nh
+    keep = e != i
+    e, i, h = e[keep], i[keep], h[keep]
+    n = len(e)
+    base = rng.normal(11, 2.5, n)
+    trend = rng.normal(0.03, 0.05, n)
+    side = rng.random(n)  # < 0.9: both sides; < 0.95: exporter only; else importer only
+    x_rows = np.flatnonzero(side < 0.95)
+    m_rows = np.flatnonzero((side < 0.9) | (side >= 0.95))
+    pair = e.astype(np.int64) * nc + i
+    counts = np.bincount(pair, minlength=nc * nc)
+    planted_pairs = np.flatnonzero(counts >= 200)[[5, 40, 120]]
+    labels = np.concatenate([iso, np.array(["WLD"], dtype=object)])
+    cat = pd.CategoricalDtype(labels)
+    frames = []
+    for y in range(years):
+        fob = np.exp(base + trend * y + rng.normal(0, 0.15, n))
+        xv = fob[x_rows] * np.exp(rng.normal(0, 0.08, len(x_rows)))
+        if y == years - 1:
+            xv = np.where(np.isin(pair[x_rows], planted_pairs), xv * 2.2, xv)
+        mv = fob[m_rows] * 1.06 * np.exp(rng.normal(0, 0.08, len(m_rows)))
+        rep = np.concatenate([e[x_rows], i[m_rows]])
+        par = np.concatenate([i[x_rows], e[m_rows]])
+        hsc = np.concatenate([h[x_rows], h[m_rows]])
+        flow = np.concatenate([np.zeros(len(x_rows), np.int8), np.ones(len(m_rows), np.int8)])
+        val = np.round(np.concatenate([xv, mv]), 0) + 1.0
+        m = len(val)
+        par_codes = par.copy()
+        par_codes[rng.integers(0, m, max(m // 200, 1))] = nc  # a few world totals
+        frames.append(pd.DataFrame({
+            "period": str(2022 - years + 1 + y),
+            "reporter": pd.Categorical.from_codes(rep, dtype=cat),
+            "region": "",
+            "partner": pd.Categorical.from_codes(par_codes, dtype=cat),
+            "flow": pd.Categorical.from_codes(flow, categories=["X", "M"]),
+            "hs": pd.Categorical.from_codes(hsc, categories=hs),
+            "value_usd": val,
+            "valuation": pd.Categorical.from_codes(flow, categories=["FOB", "CIF"]),
+            "quantity": np.nan, "quantity_unit": "",
+            "estimated": rng.random(m) < 0.02,
+            "source": "bench",
+        }))
+    flows = pd.concat(frames, ignore_index=True)
+    flows = flows.drop_duplicates(["period", "reporter", "partner", "flow", "hs"]).reset_index(drop=True)
+    planted = pd.DataFrame({"exporter": iso[planted_pairs // nc], "importer": iso[planted_pairs % nc],
+                            "products": counts[planted_pairs]})
+    return flows, planted
+
+
+def generate_run_panel(folder: Path, rows: int, years: int = 4, seed: int = 1) -> None:
+    """:func:`make_run_panel` as Parquet parts of ``PART_ROWS`` rows per year, in the partitioned-ingest layout."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tradeanomaly.ingest import PART_COLUMNS, part_schema
+
+    df, planted = make_run_panel(rows, years, seed)
+    schema = part_schema()
+    for period, g in df.groupby("period", sort=True):
+        g = g.iloc[np.random.default_rng(seed).permutation(len(g))]  # sides mixed
+        d = folder / "flows" / f"period={period}"
+        d.mkdir(parents=True, exist_ok=True)
+        for k, s in enumerate(range(0, len(g), PART_ROWS)):
+            part = g.iloc[s:s + PART_ROWS][PART_COLUMNS].copy()
+            for c in PART_COLUMNS:
+                if isinstance(part[c].dtype, pd.CategoricalDtype):
+                    part[c] = part[c].astype(str)
+            pq.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False),
+                           d / f"part-bench-{k:05d}.parquet", compression="zstd")
+    planted.to_csv(folder / "planted.csv", index=False)
+    (folder / "ROWS").write_text(str(len(df)))
+
+
 def child(task: str, arg: str, workers: int) -> dict:
     env = dict(os.environ)
     src = str(HERE.parent / "src")
