@@ -168,3 +168,28 @@ def test_explain_one_subject(runs, panel_file, tmp_path):
                                     "--period", "2019-12", "--html", str(html)], catch_exceptions=False)
     assert res.exit_code == 0
     assert res.output.startswith(f"{subject}: periods under test 2019-12") and html.is_file()
+
+
+def test_large_detail_tables_are_written_as_parquet(tmp_path):
+    """Above ``output.parquet_above`` rows a detail table goes to Parquet with the same rows; same bytes twice."""
+    import hashlib
+
+    from tradeanomaly.config import OutputConfig
+    from tradeanomaly.pipeline import table_format, write_table
+
+    table = pd.DataFrame({"period": ["2020", "2021", "2022"] * 100, "value": [k / 7 for k in range(300)],
+                          "name": pd.Series(list("abc") * 100, dtype="str")})
+    out = OutputConfig(parquet_above=299)
+    assert table_format(299, out) == "csv" and table_format(300, out) == "parquet"
+    assert table_format(10, OutputConfig(tables="parquet")) == "parquet"
+    assert table_format(10**9, OutputConfig(tables="csv")) == "csv"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = write_table(table, tmp_path / "a" / "big", out)
+    b = write_table(table, tmp_path / "b" / "big", out)
+    assert a.name == "big.parquet"
+    assert hashlib.sha256(a.read_bytes()).hexdigest() == hashlib.sha256(b.read_bytes()).hexdigest()
+    back = pd.read_parquet(a)
+    pd.testing.assert_frame_equal(back, table, check_dtype=False)
+    small = write_table(table.head(5), tmp_path / "small", out)
+    assert small.name == "small.csv" and len(pd.read_csv(small)) == 5

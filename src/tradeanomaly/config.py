@@ -45,6 +45,15 @@ class EngineConfig(BaseModel):
     scheduler_address: str | None = None
 
 
+class OutputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: detail tables (mirror_gaps, one_sided, ...): ``auto`` writes CSV up to ``parquet_above`` rows and Parquet
+    #: (zstd) above, where a CSV would take minutes to write and gigabytes of disk; or always ``csv``/``parquet``
+    tables: Literal["auto", "csv", "parquet"] = "auto"
+    parquet_above: int = Field(default=250_000, ge=0)
+
+
 class RunConfig(BaseModel):
     """Everything a run needs. Paths in a YAML file are relative to that file."""
 
@@ -60,6 +69,7 @@ class RunConfig(BaseModel):
     scoring: dict[str, Any] = Field(default_factory=dict)
     ranking: dict[str, Any] = Field(default_factory=dict)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
 
     @field_validator("checks")
     @classmethod

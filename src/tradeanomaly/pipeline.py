@@ -327,6 +327,31 @@ def _score_and_rank(findings: pd.DataFrame, config: RunConfig, previous: pd.Data
     return ranking.rank(findings, scores, params=ranking.RankingParams(**config.ranking), previous_flags=previous)
 
 
+def table_format(rows: int, output) -> str:
+    """``csv`` or ``parquet`` for a detail table of ``rows`` rows under the ``output`` settings."""
+    if output.tables != "auto":
+        return output.tables
+    return "parquet" if rows > output.parquet_above else "csv"
+
+
+def write_table(table: pd.DataFrame, stem: Path, output) -> Path:
+    """Write a detail table as ``stem.csv`` or ``stem.parquet`` (see :func:`table_format`); returns the file.
+
+    Parquet files are written without the pandas index, with zstd compression and no creation timestamps, so the
+    same table gives the same bytes."""
+    if table_format(len(table), output) == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = stem.with_suffix(".parquet")
+        arrow = pa.Table.from_pandas(table.reset_index(drop=True), preserve_index=False)
+        pq.write_table(arrow, path, compression="zstd")
+        return path
+    path = stem.with_suffix(".csv")
+    table.to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
 def write_outputs(result: RunResult, d: Path) -> None:
     """Write every output file of ``result`` into folder ``d``."""
     import yaml
@@ -342,7 +367,7 @@ def write_outputs(result: RunResult, d: Path) -> None:
     for name, table in sorted(result.tables.items()):
         if "period" in table.columns:  # detail tables cover the periods under test; history stays in the input
             table = table[table["period"].astype(str).isin(result.periods)]
-        table.to_csv(d / f"{name}.csv", index=False, lineterminator="\n")
+        write_table(table, d / name, result.config.output)
     (d / "ledger.json").write_text(ledgers_to_json(result.ledgers), encoding="utf-8")
     (d / "config.yaml").write_text(yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=True),
                                    encoding="utf-8")
