@@ -107,14 +107,18 @@ def test_interrupted_ingest_resumes_to_the_same_result(tmp_path):
     # a.csv has 4 chunks: stop inside b.csv, after its 2nd chunk is written
     with pytest.raises(Interrupt):
         ingest_partitioned("canonical", [a, b], out, chunk_rows=300, progress=stop_after(6))
-    assert len(list((out / "_ingested").glob("*.json"))) == 1  # only a.csv is complete
+    marks = sorted(m.name[64:] for m in (out / "_ingested").glob("*.json"))
+    assert marks == [".chunk-00000.json", ".chunk-00001.json", ".json"]  # a.csv complete; b.csv 2 checkpoints
     assert not (out / "ledger.json").exists()
     b_prefix = file_sha256(b)[:16]
     assert any(b_prefix in p.name for p in (out / "flows").rglob("*.parquet"))  # b.csv half written
     seen.clear()
     res = ingest_partitioned("canonical", [a, b], out, chunk_rows=300, progress=seen.append)
-    assert [f["status"] for f in res.files] == ["skipped", "converted"]
-    assert any("removed" in m and "unfinished" in m for m in seen)
+    assert [f["status"] for f in res.files] == ["skipped", "resumed"]
+    # b.csv resumes after its 2 complete chunks: only chunks 3 and 4 are converted again
+    assert any("resuming after chunk 2 (600 rows already converted)" in m for m in seen), seen
+    assert res.chunks_written == 2
+    assert not list((out / "_ingested").glob("*.chunk-*"))  # checkpoints go once the file is complete
     # identical rows and ledger as the uninterrupted ingest
     assert (out / "ledger.json").read_text() == (tmp_path / "ref" / "ledger.json").read_text()
     assert res.ledger.to_dict() == ref.ledger.to_dict()
@@ -136,7 +140,7 @@ def test_interrupted_first_file_and_stale_parts(tmp_path):
     with pytest.raises(Interrupt):
         ingest_partitioned("canonical", [a], tmp_path / "out", chunk_rows=200,
                            progress=lambda m: (_ for _ in ()).throw(Interrupt(m)))
-    assert not list((tmp_path / "out" / "_ingested").glob("*.json"))
+    assert [m.name.split(".", 1)[1] for m in (tmp_path / "out" / "_ingested").glob("*.json")] == ["chunk-00000.json"]
     res = ingest_partitioned("canonical", [a], tmp_path / "out", chunk_rows=500)
     whole = read_source("canonical", [a])
     assert dict(res.ledger.counts) == dict(whole.ledger.counts)
@@ -168,6 +172,29 @@ def test_baci_ingest_equals_read(tmp_path):
     assert res.ledger.inputs == [data.name, codes.name]
     back = read_source("canonical", [tmp_path / "out" / "flows"]).flows
     pd.testing.assert_frame_equal(_sorted(back), _sorted(whole.flows))
+
+
+def test_baci_resume_skips_the_checkpointed_chunks(tmp_path):
+    """BACI resumes after its last complete chunk without converting the chunks before it; same result."""
+    data, codes = BACI / "BACI_HS17_Y2019_V202401.csv", BACI / "country_codes_V202401.csv"
+    ref = ingest_partitioned("baci", [data, codes], tmp_path / "ref", chunk_rows=4)
+    calls = []
+
+    def stop_at_third(msg):
+        calls.append(msg)
+        if len(calls) == 3:
+            raise Interrupt(msg)
+
+    with pytest.raises(Interrupt):
+        ingest_partitioned("baci", [data, codes], tmp_path / "out", chunk_rows=4, progress=stop_at_third)
+    seen = []
+    res = ingest_partitioned("baci", [data, codes], tmp_path / "out", chunk_rows=4, progress=seen.append)
+    assert res.chunks_written == 1 and [f["status"] for f in res.files] == ["resumed"]
+    assert any("resuming after chunk 3 (12 rows already converted)" in m for m in seen), seen
+    assert res.ledger.to_dict() == ref.ledger.to_dict()
+    assert ((tmp_path / "out" / "ledger.json").read_text() == (tmp_path / "ref" / "ledger.json").read_text())
+    pd.testing.assert_frame_equal(read_source("canonical", [tmp_path / "out"]).flows,
+                                  read_source("canonical", [tmp_path / "ref"]).flows)
 
 
 def test_cli_partitioned_and_resume(tmp_path):

@@ -9,8 +9,12 @@ at once, so memory holds one chunk (plus 8 bytes per kept row for the duplicate 
     OUT/_ingested/<sha256 of file>.keys.npy                  hashes of the file's kept keys (see duplicates)
     OUT/ledger.json                                          the merged ledger of every input file
 
-Restart: a file whose marker exists (same content hash, same source and options) is skipped; a file without one
-had its partial parts removed and is converted again. Parts are written under a hidden name and renamed, so a
+Restart: a file whose marker exists (same content hash, same source and options) is skipped. A file without one
+resumes after its last complete chunk: each chunk leaves a checkpoint (``_ingested/<sha>.chunk-<n>.json`` with
+the chunk's ledger and parts, and ``.keys.npy`` with its kept keys) after its parts are written; a resume with
+the same chunk size and reader settings keeps the consecutive checkpointed chunks, removes any later part, and
+asks the reader for the chunks after them (BACI skips them without converting them; other readers read them
+and drop them). The result is the same, part for part and count for count, as an uninterrupted ingest. Parts are written under a hidden name and renamed, so a
 reader never sees half a part; while an ingest is unfinished the folder holds the parts of the files done so far.
 
 Duplicates: the readers set duplicates aside within a chunk. Across chunks and files they are found here by a
@@ -121,17 +125,24 @@ def _split_aux(module, paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def _chunks(module, source: str, path: Path, aux: list[Path], column_map, chunk_rows: int,
-            options: dict) -> Iterator[tuple[pd.DataFrame, Ledger]]:
+            options: dict, skip: int = 0) -> Iterator[tuple[pd.DataFrame, Ledger]]:
+    """The chunks of one file after the first ``skip`` (a reader whose ``iter_chunks`` takes ``skip_chunks``
+    skips them cheaply; otherwise they are read and dropped)."""
     iter_chunks = getattr(module, "iter_chunks", None)
     if iter_chunks is not None and column_map is None:
-        first = next(iter(inspect.signature(iter_chunks).parameters))
-        target = [path] + aux if first == "paths" else path
-        for item in iter_chunks(target, chunk_rows=chunk_rows, **options):
-            flows, led = item
-            yield flows, led
+        params = inspect.signature(iter_chunks).parameters
+        target = [path] + aux if next(iter(params)) == "paths" else path
+        if skip and "skip_chunks" in params:
+            yield from iter_chunks(target, chunk_rows=chunk_rows, skip_chunks=skip, **options)
+            return
+        for i, (flows, led) in enumerate(iter_chunks(target, chunk_rows=chunk_rows, **options)):
+            if i >= skip:
+                yield flows, led
         return
     from .sources import read_source
 
+    if skip:  # read whole: one chunk, which the checkpoints already hold
+        return
     res = read_source(source, [path] + aux, column_map=column_map, **options)
     yield res.flows, res.ledger
 
@@ -174,13 +185,45 @@ def _write_parts(flows: pd.DataFrame, flows_dir: Path, prefix: str, chunk: int) 
     return written
 
 
-def _remove_parts(flows_dir: Path, prefix: str) -> int:
+def _remove_parts(flows_dir: Path, prefix: str, from_chunk: int = 0) -> int:
+    """Remove the parts (and half-written parts) of a file's chunks ``from_chunk`` on; returns how many."""
     n = 0
     if flows_dir.is_dir():
         for f in flows_dir.glob(f"period=*/*part-{prefix}-*"):
-            f.unlink()
-            n += 1
+            chunk = f.name.lstrip(".").split("-")[2].split(".")[0]
+            if not chunk.isdigit() or int(chunk) >= from_chunk:
+                f.unlink()
+                n += 1
     return n
+
+
+def _checkpoint_files(markers: Path, sha: str, chunk: int) -> tuple[Path, Path]:
+    return markers / f"{sha}.chunk-{chunk:05d}.json", markers / f"{sha}.chunk-{chunk:05d}.keys.npy"
+
+
+def _checkpoints(markers: Path, sha: str, fingerprint: str, chunk_rows: int, flows_dir: Path) -> list[dict]:
+    """The chunk checkpoints 0, 1, ... of an unfinished conversion that a resume can keep: consecutive, written
+    with the same reader settings and chunk size, and with all their parts in place."""
+    done: list[dict] = []
+    while True:
+        meta, keys = _checkpoint_files(markers, sha, len(done))
+        if not meta.is_file() or not keys.is_file():
+            return done
+        try:
+            d = json.loads(meta.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, OSError):
+            return done
+        if d.get("fingerprint") != fingerprint or d.get("chunk_rows") != chunk_rows or not all(
+                (flows_dir / part).is_file() for part in d.get("parts", [])):
+            return done
+        done.append(d)
+
+
+def _remove_checkpoints(markers: Path, sha: str, from_chunk: int = 0) -> None:
+    for f in markers.glob(f"{sha}.chunk-*"):
+        chunk = f.name[len(sha) + len(".chunk-"):].split(".")[0]
+        if not chunk.isdigit() or int(chunk) >= from_chunk:
+            f.unlink()
 
 
 def _fingerprint(source: str, column_map, options: dict, aux: list[Path]) -> str:
@@ -244,13 +287,16 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
             other = data[shas.index(sha)]
             raise ConfigError(f"{p} has the same content as {other}: pass each file once")
         shas.append(sha)
-    foreign = sorted(m.name[:-len(".json")] for m in markers.glob("*.json")
-                     if m.name[:-len(".json")] not in shas)
+    complete = [m.name[:-len(".json")] for m in markers.glob("*.json") if len(m.name) == 64 + len(".json")]
+    foreign = sorted(s for s in complete if s not in shas)
     if foreign:
         names = [json.loads((markers / f"{s}.json").read_text(encoding="utf-8")).get("file", s) for s in foreign]
         raise ConfigError(f"{out} already holds converted file(s) not among the inputs: {', '.join(names)}; "
                           "pass them too, or ingest into a new folder")
     # parts of an interrupted file that is no longer an input: incomplete, so never part of the dataset
+    for f in markers.glob("*.chunk-*"):
+        if f.name.lstrip(".")[:64] not in shas:
+            f.unlink()
     known = {s[:16] for s in shas}
     for f in flows_dir.glob("period=*/*part-*"):
         if f.name.lstrip(".").split("-")[1] not in known:
@@ -273,12 +319,25 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
         else:
             for stale in (markers / f"{sha}.json", markers / f"{sha}.keys.npy"):
                 stale.unlink(missing_ok=True)
-            removed = _remove_parts(flows_dir, prefix)
+            # an interrupted conversion resumes after its last complete chunk
+            done = _checkpoints(markers, sha, fingerprint, chunk_rows, flows_dir)
+            _remove_checkpoints(markers, sha, len(done))
+            removed = _remove_parts(flows_dir, prefix, len(done))
             if removed:
                 progress(f"{path.name}: removed {removed} part(s) of an unfinished conversion")
             file_ledger, parts, kept_keys = None, [], []
+            for d in done:
+                h = np.load(_checkpoint_files(markers, sha, d["chunk"])[1])
+                seen.add(h)
+                kept_keys.append(h)
+                parts += d["parts"]
+                led = Ledger.from_dict(d["ledger"])
+                file_ledger = led if file_ledger is None else file_ledger.merge(led)
+            if done:
+                progress(f"{path.name}: resuming after chunk {len(done)} ({file_ledger.rows_in:,} "
+                         f"{file_ledger.unit}s already converted)")
             for i, (flows, led) in enumerate(_chunks(module, source, path, aux, column_map, chunk_rows,
-                                                     options)):
+                                                     options, skip=len(done)), start=len(done)):
                 h = key_hashes(flows) if len(flows) else np.empty(0, dtype=np.uint64)
                 dup = seen.contains(h)
                 n = int(dup.sum())
@@ -287,7 +346,15 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
                     led.add("duplicate", n, flows.loc[dup].head(3))
                     flows, h = flows.loc[~dup].reset_index(drop=True), h[~dup]
                 led.check()
-                parts += _write_parts(flows, flows_dir, prefix, i)
+                new_parts = _write_parts(flows, flows_dir, prefix, i)
+                parts += new_parts
+                # the chunk's checkpoint: its ledger, parts and kept keys, written after its parts
+                meta, keyfile = _checkpoint_files(markers, sha, i)
+                tmp = keyfile.with_name("." + keyfile.name[:-len(".npy")] + ".tmp.npy")
+                np.save(tmp, h)
+                os.replace(tmp, keyfile)
+                _atomic_write_text(meta, json.dumps({"chunk": i, "fingerprint": fingerprint, "chunk_rows": chunk_rows,
+                                                     "parts": new_parts, "ledger": led.to_dict()}))
                 seen.add(h)
                 kept_keys.append(h)
                 file_ledger = led if file_ledger is None else file_ledger.merge(led)
@@ -307,7 +374,8 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
                 "fingerprint": fingerprint, "chunk_rows": chunk_rows, "parts": parts,
                 "rows_written": int(file_ledger.kept), "ledger": file_ledger.to_dict(),
             }, indent=2, ensure_ascii=False) + "\n")
-            result.files.append({"path": str(path), "sha256": sha, "status": "converted",
+            _remove_checkpoints(markers, sha)
+            result.files.append({"path": str(path), "sha256": sha, "status": "resumed" if done else "converted",
                                  "rows_in": file_ledger.rows_in, "kept": file_ledger.kept, "parts": len(parts)})
         ledger = Ledger.from_dict(file_ledger.to_dict()) if ledger is None else ledger.merge(file_ledger)
     assert ledger is not None

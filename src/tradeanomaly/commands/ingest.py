@@ -12,7 +12,8 @@ from ..cli import handle_errors, parse_reader_options, out_option, source_option
 @out_option(required=True)
 @click.option("--partitioned", is_flag=True,
               help="Stream each file chunk by chunk into OUT/flows/period=.../*.parquet (bounded memory, "
-                   "restartable: files already converted are skipped).")
+                   "restartable: files already converted are skipped, an interrupted file resumes after its last "
+                   "complete chunk).")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="Rows per chunk with --partitioned.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr (with --partitioned).")
@@ -43,9 +44,11 @@ def ingest(source, column_map, files, reader_options, out, partitioned, chunk_ro
                                  **parse_reader_options(reader_options),
                                  progress=progress(quiet))
         click.echo(format_ledger(res.ledger))
-        done = sum(f["status"] == "converted" for f in res.files)
-        click.echo(f"wrote {res.flows_dir} ({res.ledger.kept:,} flows; {done} file(s) converted, "
-                   f"{len(res.files) - done} already done) and {Path(out) / 'ledger.json'}")
+        done = sum(f["status"] in ("converted", "resumed") for f in res.files)
+        resumed = sum(f["status"] == "resumed" for f in res.files)
+        click.echo(f"wrote {res.flows_dir} ({res.ledger.kept:,} flows; {done} file(s) converted"
+                   + (f" ({resumed} resumed)" if resumed else "")
+                   + f", {len(res.files) - done} already done) and {Path(out) / 'ledger.json'}")
         return
     result = read_source(source, list(files), column_map=column_map,
                          **parse_reader_options(reader_options))

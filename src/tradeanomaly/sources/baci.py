@@ -110,8 +110,10 @@ def _resolver(code_map: dict[str, str] | None):
 # Streaming the data file
 # ------------------------------------------------------------------------------------------------------------
 
-def _batches(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """Text chunks of the ``t,i,j,k,v,q`` columns (pyarrow streaming reader, every column as string)."""
+def _batches(path: Path, chunk_rows: int, skip_chunks: int = 0) -> Iterator[pd.DataFrame]:
+    """Text chunks of the ``t,i,j,k,v,q`` columns (pyarrow streaming reader, every column as string).
+
+    ``skip_chunks``: the first chunks are parsed but not converted to pandas nor yielded (a resumed ingest)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -131,18 +133,21 @@ def _batches(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             parse_options=pcsv.ParseOptions(newlines_in_values=False),
             convert_options=pcsv.ConvertOptions(column_types=types, include_columns=list(DATA_COLUMNS),
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
-        pending: list[pd.DataFrame] = []
+        pending: list = []
         size = 0
+        done = 0
         for batch in reader:
-            pending.append(batch.to_pandas())
+            pending.append(batch)
             size += batch.num_rows
             while size >= chunk_rows:
-                buf = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
-                yield buf.iloc[:chunk_rows].reset_index(drop=True)
-                rest = buf.iloc[chunk_rows:].reset_index(drop=True)
-                pending, size = ([rest] if len(rest) else []), len(rest)
-        if pending:
-            yield pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+                table = pa.Table.from_batches(pending)
+                if done >= skip_chunks:
+                    yield table.slice(0, chunk_rows).to_pandas()
+                done += 1
+                rest = table.slice(chunk_rows)
+                pending, size = (rest.to_batches() if rest.num_rows else []), rest.num_rows
+        if pending and done >= skip_chunks:
+            yield pa.Table.from_batches(pending).to_pandas()
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise SourceFormatError(f"not a well-formed BACI CSV ({exc}); expected comma-separated t,i,j,k,v,q",
                                 path=path) from exc
@@ -223,16 +228,20 @@ def _new_ledger(path: Path, code_names: list[str]) -> Ledger:
     return led
 
 
-def iter_chunks(paths, *, country_codes=None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[ReadResult]:
+def iter_chunks(paths, *, country_codes=None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                skip_chunks: int = 0) -> Iterator[ReadResult]:
     """Read BACI files chunk by chunk: each chunk is a finished :class:`ReadResult` with its own ledger.
 
     Duplicates are detected within a chunk only (BACI has one row per key by construction); :func:`read` checks
-    the whole table.
+    the whole table. ``skip_chunks`` (one data file only): start after that many chunks, which are parsed but
+    not checked nor yielded; a resumed ingest uses it.
     """
     data, code_map, code_names = _split_paths(paths, country_codes)
+    if skip_chunks and len(data) != 1:
+        raise ConfigError("skip_chunks applies to one BACI data file at a time")
     resolve = _resolver(code_map)
     for path in data:
-        for raw in _batches(path, int(chunk_rows)):
+        for raw in _batches(path, int(chunk_rows), int(skip_chunks)):
             led = _new_ledger(path, code_names)
             led.rows_in = len(raw)
             frame = _chunk_frame(raw, resolve, led, path)
