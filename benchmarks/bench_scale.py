@@ -15,11 +15,16 @@ Each measurement runs in a fresh child process (imports and the generator do not
 time and peak resident memory (``ru_maxrss``, which covers the Dask workers: they are threads of the child):
 
 * ``ingest``: :func:`tradeanomaly.ingest.ingest_partitioned` of the BACI file (chunks of 1 million rows) into a
-  new folder: rows per second and peak memory (target below 3 GB);
+  new folder: rows per second and peak memory (target below 3 GB). Then an ingest killed (SIGKILL) after half
+  its chunks and resumed: the resume's time and memory, and whether the folder equals the uninterrupted one;
 * ``mirror`` (pandas / dask): :func:`tradeanomaly.engine.mirror_sides` on the panel folder, reading included
   (pandas reads the parts one after another and aggregates the whole table; Dask reads them on a local cluster
   of ``--workers`` workers and aggregates each part where it is read, then combines the partial sums);
-* ``digits`` (pandas / dask): :func:`tradeanomaly.engine.digit_counts` by reporter and flow.
+* ``digits`` (pandas / dask): :func:`tradeanomaly.engine.digit_counts` by reporter and flow;
+* ``run`` (pandas / dask): the whole ``tradeanomaly run`` (default configuration: every check, scoring, ranking,
+  reports) on a product-level panel of ``--rows`` rows over four years (:func:`make_run_panel`), read from its
+  partitioned folder: wall time, peak memory, the stage timings, the ranks of the three planted invoice-export
+  pairs among the flags, and whether both engines write the same ``flags.csv``.
 
 The two engines' results are hashed in the children and must be identical. Printed: medians over
 ``--repeats``, the machine (CPU count, memory, CPU model) and a JSON summary, also written to
@@ -32,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,14 +55,35 @@ import pandas as pd
 task, arg, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t0 = time.perf_counter()
 out = {}
-if task == "ingest":
+if task in ("ingest", "ingest_resume"):
     from tradeanomaly.ingest import ingest_partitioned
     csv, dest = arg.split("|")
-    shutil.rmtree(dest, ignore_errors=True)
+    if task == "ingest":
+        shutil.rmtree(dest, ignore_errors=True)
     t0 = time.perf_counter()
     res = ingest_partitioned("baci", [csv], dest, chunk_rows=1_000_000)
     out.update(rows_in=res.ledger.rows_in, kept=res.ledger.kept, counts=dict(res.ledger.counts),
                chunks=res.chunks_written)
+elif task.startswith("run_"):
+    import tempfile
+    from tradeanomaly.config import load_config
+    from tradeanomaly.pipeline import run
+    eng = task.split("_")[1]
+    out_dir = tempfile.mkdtemp(prefix="bench_run_")
+    cfg = load_config(overrides={"input": {"source": "canonical", "files": [arg]}, "out": out_dir,
+                                 "engine": {"name": eng, "workers": workers}})
+    t0 = time.perf_counter()
+    res = run(cfg)
+    planted = pd.read_csv(Path(arg) / "planted.csv")
+    flags = res.flags
+    ranks = []
+    for e, i in zip(planted["exporter"], planted["importer"]):
+        hit = flags[(flags["reporter"] == e) & (flags["partner"] == i)]
+        ranks.append(int(hit["rank"].min()) if len(hit) else None)
+    out.update(rows=len(res.flows), findings=len(res.findings), timings=res.manifest["timings_s"],
+               planted_ranks=ranks, digest=hashlib.sha256((res.out_dir / "flags.csv").read_bytes()).hexdigest()[:16],
+               files={p.name: p.stat().st_size for p in sorted(res.out_dir.iterdir())})
+    shutil.rmtree(out_dir, ignore_errors=True)
 else:
     from tradeanomaly import engine
     what, eng = task.split("_")
@@ -285,12 +312,51 @@ def generate_run_panel(folder: Path, rows: int, years: int = 4, seed: int = 1) -
     (folder / "ROWS").write_text(str(len(df)))
 
 
-def child(task: str, arg: str, workers: int) -> dict:
+def _child_env() -> dict:
     env = dict(os.environ)
     src = str(HERE.parent / "src")
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def interrupted_ingest(csv: Path, dest: Path, after_chunks: int) -> float:
+    """Start an ingest of ``csv`` into ``dest`` in a child and kill it (SIGKILL) once ``after_chunks`` chunks
+    are checkpointed; returns the seconds it ran."""
+    shutil.rmtree(dest, ignore_errors=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-W", "ignore", "-c", CHILD, "ingest_resume", f"{csv}|{dest}", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_child_env())
+    markers = dest / "_ingested"
+    while proc.poll() is None and len(list(markers.glob("*.chunk-*.json")) if markers.is_dir() else []) < after_chunks:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    return time.perf_counter() - t0
+
+
+def same_folder(a: Path, b: Path) -> bool:
+    """Same ledger and the same part files with the same rows (compared by content hash of the read table)."""
+    import hashlib
+
+    import pandas as pd
+
+    if (a / "ledger.json").read_text() != (b / "ledger.json").read_text():
+        return False
+    fa = sorted(p.relative_to(a).as_posix() for p in (a / "flows").rglob("*.parquet"))
+    fb = sorted(p.relative_to(b).as_posix() for p in (b / "flows").rglob("*.parquet"))
+    if fa != fb:
+        return False
+    for rel in fa:
+        ha, hb = (hashlib.sha256(pd.util.hash_pandas_object(pd.read_parquet(x / rel)).to_numpy().tobytes())
+                  .hexdigest() for x in (a, b))
+        if ha != hb:
+            return False
+    return True
+
+
+def child(task: str, arg: str, workers: int) -> dict:
     proc = subprocess.run([sys.executable, "-W", "ignore", "-c", CHILD, task, arg, str(workers)],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=_child_env())
     if proc.returncode != 0:
         raise SystemExit(f"{task} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -301,10 +367,10 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=10_000_000, help="rows of each input (default 10,000,000)")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; medians printed")
     ap.add_argument("--workers", type=int, default=2, help="Dask local cluster workers (default 2)")
-    ap.add_argument("--only", nargs="*", choices=["ingest", "mirror", "digits"], default=None,
+    ap.add_argument("--only", nargs="*", choices=["ingest", "mirror", "digits", "run"], default=None,
                     help="run only these measurements")
     args = ap.parse_args(argv)
-    only = set(args.only or ["ingest", "mirror", "digits"])
+    only = set(args.only or ["ingest", "mirror", "digits", "run"])
     info = machine()
     print(f"machine: {info.get('cpus')} CPUs ({info.get('cpu', '?')}), {info.get('memory_gb', '?')} GB, "
           f"load {info.get('load_avg_1m_at_start', 0):.1f}", flush=True)
@@ -321,6 +387,12 @@ def main(argv=None) -> int:
         generate_panel(panel, args.rows)
         print(f"generated {panel.name} in {time.perf_counter() - t0:.0f} s", flush=True)
 
+    run_panel = WORK / f"runpanel_{args.rows}"
+    if "run" in only and not (run_panel / "ROWS").exists():
+        t0 = time.perf_counter()
+        generate_run_panel(run_panel, args.rows)
+        print(f"generated {run_panel.name} in {time.perf_counter() - t0:.0f} s", flush=True)
+
     summary: dict = {"rows": args.rows, "repeats": args.repeats, "workers": args.workers, "machine": info}
     if "ingest" in only:
         runs = []
@@ -334,6 +406,18 @@ def main(argv=None) -> int:
                              "peak_rss_gb": round(max(x["peak_rss_kb"] for x in runs) / 1e6, 3),
                              "ledger": runs[-1]["counts"], "chunks": runs[-1]["chunks"],
                              "file_mb": round(baci.stat().st_size / 1e6)}
+        # interrupted ingest: killed after half the chunks, then resumed; compared with the uninterrupted one
+        half = max(1, args.rows // 1_000_000 // 2)
+        resumed = WORK / "resumed"
+        ran = interrupted_ingest(baci, resumed, half)
+        res = child("ingest_resume", f"{baci}|{resumed}", args.workers)
+        same = same_folder(resumed, WORK / "ingested")
+        print(f"ingest killed after {half} chunks ({ran:.1f} s), resumed in {res['seconds']:.1f} s "
+              f"(peak {res['peak_rss_kb'] / 1e6:.2f} GB); same folder as uninterrupted: {same}", flush=True)
+        summary["ingest"]["resume"] = {"killed_after_chunks": half, "killed_at_s": round(ran, 1),
+                                       "resume_s": round(res["seconds"], 2),
+                                       "resume_peak_rss_gb": round(res["peak_rss_kb"] / 1e6, 3),
+                                       "chunks_converted_on_resume": res["chunks"], "identical": same}
     for what in ("mirror", "digits"):
         if what not in only:
             continue
@@ -353,6 +437,22 @@ def main(argv=None) -> int:
         out["identical"] = out["pandas"]["digest"] == out["dask"]["digest"]
         out["dask_over_pandas"] = round(out["dask"]["median_s"] / out["pandas"]["median_s"], 2)
         summary[what] = out
+    if "run" in only:
+        out = {"rows": int((run_panel / "ROWS").read_text())}
+        for eng in ("pandas", "dask"):
+            runs = []
+            for r in range(args.repeats):
+                res = child(f"run_{eng}", str(run_panel), args.workers)
+                runs.append(res)
+                print(f"run {eng} {r + 1}: {res['seconds']:.1f} s, peak {res['peak_rss_kb'] / 1e6:.2f} GB, "
+                      f"planted pairs at ranks {res['planted_ranks']}; {res['timings']}", flush=True)
+            med = statistics.median(x["seconds"] for x in runs)
+            out[eng] = {"median_s": round(med, 2), "peak_rss_gb": round(max(x["peak_rss_kb"] for x in runs) / 1e6, 3),
+                        "findings": runs[-1]["findings"], "planted_ranks": runs[-1]["planted_ranks"],
+                        "timings_s": runs[-1]["timings"], "flags_digest": runs[-1]["digest"],
+                        "files_bytes": runs[-1]["files"]}
+        out["identical_flags"] = out["pandas"]["flags_digest"] == out["dask"]["flags_digest"]
+        summary["run"] = out
     print(json.dumps(summary, indent=2))
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / f"bench_scale_{args.rows}.json").write_text(json.dumps(summary, indent=2) + "\n")
