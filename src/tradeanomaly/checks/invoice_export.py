@@ -30,12 +30,24 @@ from scipy import stats
 
 from ..errors import ConfigError
 from .base import CheckResult
+from .. import periods as P
 from .series import (
     AGGREGATE_PARTNERS,
+    KeyTable,
+    Panel,
     amount,
     build_panel,
     build_panels,
     coastal_provinces,
+    combine_codes,
+    group_sorted,
+    group_sums,
+    key_codes,
+    reach_rows,
+    usable_rows,
+    value_code,
+    value_codes,
+    _fill_panels,
     country,
     finish,
     lagged,
@@ -46,9 +58,6 @@ from .series import (
     rolling_sum,
     split_frequencies,
     trailing_stats,
-    sum_by,
-    usable_flows,
-    within_reach,
 )
 
 CHECK = "invoice_export"
@@ -108,23 +117,90 @@ class InvoiceExportParams:
 # --------------------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class CodedPairs:
+    """Mirror pairs as integer codes: ``p`` into ``periods``, ``e`` / ``i`` into ``countries``, ``h`` into ``hs``
+    (one row per period x exporter x importer x product, in that key order), and the summed figures."""
+
+    p: np.ndarray
+    e: np.ndarray
+    i: np.ndarray
+    h: np.ndarray
+    values: dict
+    periods: pd.Index
+    countries: pd.Index
+    hs: pd.Index
+    dtypes: dict
+
+
+def _eq(codes: np.ndarray, uniq: pd.Index, value) -> np.ndarray:
+    return codes == value_code(uniq, value)
+
+
+def _coded_pairs(flows: pd.DataFrame, rows: np.ndarray, cif_margin: float) -> CodedPairs:
+    """:func:`mirror_pairs` of the rows ``rows`` of ``flows`` on integer codes of the keys."""
+    rc, ru = key_codes(flows["reporter"])
+    pc, pu = key_codes(flows["partner"])
+    gc, gu = key_codes(flows["region"])
+    fc, fu = key_codes(flows["flow"])
+    tc, tu = key_codes(flows["period"])
+    hc, hu = key_codes(flows["hs"])
+    r, pa, fl = rc[rows], pc[rows], fc[rows]
+    nat = (_eq(gc[rows], gu, "") & ~np.isin(pa, value_codes(pu, AGGREGATE_PARTNERS))
+           & ~np.isin(r, value_codes(ru, AGGREGATE_PARTNERS)))
+    # reporters and partners on one axis of countries, sorted like the values
+    countries = ru.append(pu).unique().sort_values()
+    r_to = np.append(countries.get_indexer(ru), -1)
+    p_to = np.append(countries.get_indexer(pu), -1)
+    xs = rows[nat & _eq(fl, fu, "X")]
+    ms = rows[nat & _eq(fl, fu, "M")]
+    value = flows["value_usd"]
+    qty = flows["quantity"]
+    x_e, x_i = r_to[rc[xs]], p_to[pc[xs]]
+    m_e, m_i = p_to[pc[ms]], r_to[rc[ms]]
+    x_key = [tc[xs], x_e, x_i, hc[xs]]
+    m_key = [tc[ms], m_e, m_i, hc[ms]]
+    x_ok = np.logical_and.reduce([k >= 0 for k in x_key])
+    m_ok = np.logical_and.reduce([k >= 0 for k in m_key])
+    sizes = [len(tu), len(countries), len(countries), len(hu)]
+    # one code space for both sides (exporter's and importer's reports of the same flow meet on it)
+    both = combine_codes([np.concatenate([a[x_ok], b[m_ok]]) for a, b in zip(x_key, m_key)], sizes)
+    nx = int(x_ok.sum())
+    kx, km = both[:nx], both[nx:]
+    vx = value.to_numpy(dtype=float)[xs]
+    vm = value.to_numpy(dtype=float)[ms]
+    fob = np.where(_eq(key_codes(flows["valuation"])[0][ms], key_codes(flows["valuation"])[1], "FOB"), vm,
+                   vm / (1.0 + cif_margin))
+    qx = qty.to_numpy(dtype=float)[xs]
+    qm = qty.to_numpy(dtype=float)[ms]
+    gx, first_x = group_sorted(kx)
+    sx = group_sums(gx, len(first_x), {"x": vx[x_ok], "qx": qx[x_ok]})
+    gm, first_m = group_sorted(km)
+    sm = group_sums(gm, len(first_m), {"m_fob": fob[m_ok], "qm": qm[m_ok]})
+    # inner join of the two sorted, distinct key lists: the exporter side's order
+    _, jx, jm = np.intersect1d(kx[first_x], km[first_m], assume_unique=True, return_indices=True)
+    src = np.flatnonzero(x_ok)[first_x[jx]]
+    return CodedPairs(p=x_key[0][src], e=x_key[1][src], i=x_key[2][src], h=x_key[3][src],
+                      values={"x": sx["x"][jx], "qx": sx["qx"][jx], "m_fob": sm["m_fob"][jm], "qm": sm["qm"][jm]},
+                      periods=tu, countries=countries, hs=hu,
+                      dtypes={"period": flows["period"].dtype, "exporter": flows["reporter"].dtype,
+                              "importer": flows["partner"].dtype, "hs": flows["hs"].dtype})
+
+
 def mirror_pairs(df: pd.DataFrame, cif_margin: float) -> pd.DataFrame:
     """Exporter's X beside the importer's M (converted to FOB) at the same period and product level.
 
-    Columns: period, exporter, importer, hs, x, m_fob (national rows only, aggregates excluded)."""
-    nat = ((df["region"] == "") & ~df["partner"].isin(AGGREGATE_PARTNERS)
-           & ~df["reporter"].isin(AGGREGATE_PARTNERS)).to_numpy()
-    flow = df["flow"].to_numpy()
-    x = df.loc[nat & (flow == "X"), ["period", "reporter", "partner", "hs", "value_usd", "quantity"]]
-    x = sum_by(x, ["period", "reporter", "partner", "hs"], ["value_usd", "quantity"])
-    x.columns = ["period", "exporter", "importer", "hs", "x", "qx"]
-    m = df.loc[nat & (flow == "M"), ["period", "reporter", "partner", "hs", "value_usd", "valuation", "quantity"]]
-    fob = np.where(m["valuation"].to_numpy() == "FOB", m["value_usd"].to_numpy(),
-                   m["value_usd"].to_numpy() / (1.0 + cif_margin))
-    m = pd.DataFrame({"period": m["period"], "exporter": m["partner"], "importer": m["reporter"], "hs": m["hs"],
-                      "m_fob": fob, "qm": m["quantity"].to_numpy(dtype=float)})
-    m = sum_by(m, ["period", "exporter", "importer", "hs"], ["m_fob", "qm"])
-    return x.merge(m, on=["period", "exporter", "importer", "hs"], how="inner")
+    Columns: period, exporter, importer, hs, x, qx, m_fob, qm (national rows only, aggregates excluded)."""
+    cp = _coded_pairs(df, np.arange(len(df)), cif_margin)
+    out = pd.DataFrame({
+        "period": pd.Series(cp.periods.take(cp.p)).astype(cp.dtypes["period"]),
+        "exporter": pd.Series(cp.countries.take(cp.e)).astype(cp.dtypes["exporter"]),
+        "importer": pd.Series(cp.countries.take(cp.i)).astype(cp.dtypes["importer"]),
+        "hs": pd.Series(cp.hs.take(cp.h)).astype(cp.dtypes["hs"]),
+    })
+    for k in ("x", "qx", "m_fob", "qm"):
+        out[k] = cp.values[k]
+    return out
 
 
 @dataclass
@@ -143,13 +219,39 @@ class MirrorState:
     qshare: np.ndarray
 
 
-def mirror_state(pairs: pd.DataFrame, freq: str, history: dict, min_history: dict, min_scale: float,
+def mirror_state(pairs, freq: str, history: dict, min_history: dict, min_scale: float,
                  periods: list[str] | None = None) -> MirrorState:
     """The log ratio of each pair against its own history; the history's statistics are computed only at the
-    ``periods`` under test (all when ``None``)."""
-    keys = ["exporter", "importer", "hs"]
-    has_q = "qx" in pairs and pairs["qx"].notna().any() and pairs["qm"].notna().any()
-    panels = build_panels(pairs, keys, ["x", "m_fob"] + (["qx", "qm"] if has_q else []), freq=freq)
+    ``periods`` under test (all when ``None``). ``pairs``: a frame of :func:`mirror_pairs` (one frequency), or
+    coded pairs with the rows of one frequency (``(CodedPairs, rows)``)."""
+    if isinstance(pairs, tuple):
+        cp, rows = pairs
+        vals = {k: v[rows] for k, v in cp.values.items()}
+        has_q = bool((~np.isnan(vals["qx"])).any() and (~np.isnan(vals["qm"])).any())
+        names = ["x", "m_fob"] + (["qx", "qm"] if has_q else [])
+        e, i, h, t = cp.e[rows], cp.i[rows], cp.h[rows], cp.p[rows]
+        if len(rows):
+            inv, first = group_sorted(combine_codes([e, i, h], [len(cp.countries), len(cp.countries), len(cp.hs)]))
+            table = KeyTable({"exporter": e[first], "importer": i[first], "hs": h[first]},
+                             {"exporter": cp.countries, "importer": cp.countries, "hs": cp.hs},
+                             {k: cp.dtypes[k] for k in ("exporter", "importer", "hs")})
+            present = np.zeros(len(cp.periods), dtype=bool)
+            present[t] = True
+            ui = np.flatnonzero(present)
+            ord_u = np.zeros(len(cp.periods), dtype=np.int64)
+            ord_u[ui] = P.period_ordinal(pd.Series(np.asarray(cp.periods, dtype=object)[ui], dtype="str"))
+            ordv = ord_u[t]
+            panels = _fill_panels(inv, ordv, str(cp.periods[t[int(np.argmin(ordv))]]), table, len(first),
+                                  {k: vals[k] for k in names}, freq, "sum")
+        else:
+            panels = {k: Panel(KeyTable.from_frame(pd.DataFrame(columns=["exporter", "importer", "hs"])), [],
+                               np.zeros((0, 0)), freq) for k in names}
+    else:
+        keys = ["exporter", "importer", "hs"]
+        has_q = "qx" in pairs and pairs["qx"].notna().any() and pairs["qm"].notna().any()
+        panels = build_panels(pairs, keys, ["x", "m_fob"] + (["qx", "qm"] if has_q else []), freq=freq)
+        for pn in panels.values():
+            pn.keys = KeyTable.from_frame(pn.keys)
     px, pm = panels["x"], panels["m_fob"]
     cols = period_mask(px.labels, periods)
     k = SMOOTH[freq]
@@ -184,12 +286,14 @@ def mirror_state(pairs: pd.DataFrame, freq: str, history: dict, min_history: dic
 def _concentration(ms: MirrorState, rows_total: np.ndarray, cols: np.ndarray) -> list[str]:
     """For pair-total findings: which products hold the excess of exports over the mirror (top two shares)."""
     keys = ms.keys
-    chap = (keys["hs"] != "TOTAL").to_numpy()
+    chap = ~keys.eq("hs", "TOTAL")
     if not chap.any():
         return [""] * len(rows_total)
     with np.errstate(invalid="ignore"):
         excess = ms.x - ms.m * np.exp(np.nan_to_num(ms.med, nan=0.0))
-    pair_codes, _ = pd.factorize(keys["exporter"].astype(str) + ">" + keys["importer"].astype(str))
+    # the pair of each row (exporter and importer codes): only which rows share a pair matters
+    pair_codes, _ = pd.factorize(combine_codes([keys.codes["exporter"], keys.codes["importer"]],
+                                               [len(keys.uniques["exporter"]), len(keys.uniques["importer"])]))
     out = []
     # the product rows of each pair, in row order: one stable sort instead of a scan per pair
     chap_rows = np.flatnonzero(chap)
@@ -210,7 +314,7 @@ def _concentration(ms: MirrorState, rows_total: np.ndarray, cols: np.ndarray) ->
             out.append("")
             continue
         order = np.argsort(-pos, kind="mergesort")[:2]
-        parts = [f"{product(keys.at[rr[o], 'hs'])} {100 * pos[o] / tot:.0f}%" for o in order if pos[o] > 0]
+        parts = [f"{product(keys.value('hs', rr[o]))} {100 * pos[o] / tot:.0f}%" for o in order if pos[o] > 0]
         out.append("; the excess sits in " + " and ".join(parts))
     return out
 
@@ -234,13 +338,23 @@ def _fx_note(ms: MirrorState, params: InvoiceExportParams, rows, cols) -> list[s
     return out
 
 
-def _mirror_band(df: pd.DataFrame, params: InvoiceExportParams, periods) -> list[pd.DataFrame]:
+def _pair_frequencies(cp: CodedPairs) -> dict:
+    """The rows of the coded pairs at each frequency (``A``, ``Q``, ``M`` order, as :func:`split_frequencies`)."""
+    if not len(cp.p):
+        return {}
+    names = ("A", "Q", "M")
+    fu = P.frequencies(pd.Series(cp.periods, dtype="str")).to_numpy()
+    fcode = np.array([names.index(x) if x in names else -1 for x in fu], dtype=np.int8)[cp.p]
+    return {k: np.flatnonzero(fcode == j) for j, k in enumerate(names) if (fcode == j).any()}
+
+
+def _mirror_band(flows: pd.DataFrame, rows: np.ndarray, params: InvoiceExportParams, periods) -> list[pd.DataFrame]:
     # the ratio at a period reads two smoothing windows, the history before them and a season back
     reach = {f: params.history[f] + 2 * (SMOOTH[f] - 1) + SEASON[f] + 1 for f in SMOOTH}
-    pairs = mirror_pairs(within_reach(df, periods, reach), params.cif_margin)
+    cp = _coded_pairs(flows, reach_rows(flows, rows, periods, reach), params.cif_margin)
     out = []
-    for freq, part in split_frequencies(pairs).items():
-        ms = mirror_state(part, freq, params.history, params.min_history, params.min_scale, periods)
+    for freq, part in _pair_frequencies(cp).items():
+        ms = mirror_state((cp, part), freq, params.history, params.min_history, params.min_scale, periods)
         test = period_mask(ms.labels, periods)
         ratio = np.exp(ms.lr)
         L = SEASON[freq]
@@ -254,7 +368,7 @@ def _mirror_band(df: pd.DataFrame, params: InvoiceExportParams, periods) -> list
         rows, cols = np.nonzero(hit)
         if len(rows) == 0:
             continue
-        keys = ms.keys.iloc[rows].reset_index(drop=True)
+        keys = ms.keys.frame(rows)
         r_now = ratio[rows, cols]
         r_hist = np.exp(ms.med[rows, cols])
         x = ms.x[rows, cols]
@@ -268,8 +382,9 @@ def _mirror_band(df: pd.DataFrame, params: InvoiceExportParams, periods) -> list
         score = ms.z[rows, cols] * np.maximum(qs, params.min_quantity_weight)
         qnote = ["" if q >= 1.0 else f"; quantities explain {100 * q:.0f}% of the excess" for q in qs]
         details = []
+        ka = [keys[c].to_numpy(dtype=object) for c in ("exporter", "importer", "hs")]
         for i, (r, c) in enumerate(zip(rows, cols)):
-            e, im, hs = keys.at[i, "exporter"], keys.at[i, "importer"], keys.at[i, "hs"]
+            e, im, hs = ka[0][i], ka[1][i], ka[2][i]
             band = max(b for b in params.bands if r_now[i] >= b)
             span = ms.labels[c] if k == 1 else f"{ms.labels[c - k + 1]}..{ms.labels[c]}"
             prod = "" if hs == "TOTAL" else f" of {product(hs)}"
@@ -298,14 +413,22 @@ def _mirror_band(df: pd.DataFrame, params: InvoiceExportParams, periods) -> list
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _province_panel(df: pd.DataFrame):
-    rows = df.loc[(df["region"] != "") & (df["flow"] == "X") & (df["partner"] == "WLD") & (df["hs"] == "TOTAL")]
+def _province_panel(flows: pd.DataFrame, usable: np.ndarray):
+    # the province and national export totals to the world (a few rows: selected on integer codes, then read)
+    gc, gu = key_codes(flows["region"])
+    fc, fu = key_codes(flows["flow"])
+    pc, pu = key_codes(flows["partner"])
+    hc, hu = key_codes(flows["hs"])
+    g = gc[usable]
+    base = (_eq(fc[usable], fu, "X") & _eq(pc[usable], pu, "WLD") & _eq(hc[usable], hu, "TOTAL"))
+    # ``region != ""`` holds for a missing region too (it is not national)
+    is_nat = _eq(g, gu, "")
+    rows = flows.iloc[usable[base & ~is_nat]]
     monthly = split_frequencies(rows).get("M")
     if monthly is None or monthly.empty:
         return None, None
     pn = build_panel(monthly, ["reporter", "region"], freq="M")
-    nat_rows = df.loc[(df["region"] == "") & (df["flow"] == "X") & (df["partner"] == "WLD")
-                      & (df["hs"] == "TOTAL")]
+    nat_rows = flows.iloc[usable[base & is_nat]]
     nat_m = split_frequencies(nat_rows).get("M")
     nat = None
     if nat_m is not None and len(nat_m):
@@ -463,13 +586,14 @@ def run(flows: pd.DataFrame, *, params: InvoiceExportParams | None = None, perio
     and not needed: the ratio here uses smoothed sums and the pair's own history, not a single period's gap).
     """
     params = params or InvoiceExportParams()
-    df, led = usable_flows(flows, params.include_estimated, CHECK)
+    keep, led = usable_rows(flows, params.include_estimated, CHECK)
+    rows = np.arange(len(flows)) if keep is None else np.flatnonzero(keep)
     out: list = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if "mirror_band" in params.signals:
-            out += _mirror_band(df, params, periods)
-        pn, nat = _province_panel(df)
+            out += _mirror_band(flows, rows, params, periods)
+        pn, nat = _province_panel(flows, rows)
         if pn is not None and pn.values.shape[0] >= 3:
             test = period_mask(pn.labels, periods)
             if "quarter_opening" in params.signals:

@@ -32,11 +32,14 @@ from .series import (
     merge_jan_feb,
     period_mask,
     possessive,
+    key_codes,
     product,
-    split_frequencies,
+    reach_rows,
+    row_frequencies,
     trailing_stats,
-    usable_flows,
-    within_reach,
+    usable_rows,
+    value_code,
+    value_codes,
 )
 
 CHECK = "rush"
@@ -76,13 +79,21 @@ class RushParams:
             raise ConfigError("rush: min_scale must be > 0")
 
 
-def _series(df: pd.DataFrame, params: RushParams) -> pd.DataFrame:
-    """O -> D shipments: the destination's imports (FOB) where reported, else the origin's exports."""
+def _series(flows: pd.DataFrame, rows: np.ndarray, params: RushParams) -> pd.DataFrame:
+    """O -> D shipments: the destination's imports (FOB) where reported, else the origin's exports (from the rows
+    ``rows`` of ``flows``, selected on integer codes of the keys: only the few O -> D rows are read)."""
     dest_map = expand_group(params.destinations)
     origins = set(expand_group(params.origins))
-    nat = df.loc[(df["region"] == "") & ~df["partner"].isin(AGGREGATE_PARTNERS)]
-    m = nat.loc[(nat["flow"] == "M") & nat["reporter"].isin(dest_map) & nat["partner"].isin(origins)]
-    x = nat.loc[(nat["flow"] == "X") & nat["reporter"].isin(origins) & nat["partner"].isin(dest_map)]
+    gc, gu = key_codes(flows["region"])
+    rc, ru = key_codes(flows["reporter"])
+    pc, pu = key_codes(flows["partner"])
+    fc, fu = key_codes(flows["flow"])
+    r, pa, fl = rc[rows], pc[rows], fc[rows]
+    nat = (gc[rows] == value_code(gu, "")) & ~np.isin(pa, value_codes(pu, AGGREGATE_PARTNERS))
+    m = flows.iloc[rows[nat & (fl == value_code(fu, "M")) & np.isin(r, value_codes(ru, dest_map))
+                        & np.isin(pa, value_codes(pu, origins))]]
+    x = flows.iloc[rows[nat & (fl == value_code(fu, "X")) & np.isin(r, value_codes(ru, origins))
+                        & np.isin(pa, value_codes(pu, dest_map))]]
     fob = np.where(m["valuation"].to_numpy() == "FOB", 1.0, 1.0 / (1.0 + params.cif_margin))
     im = pd.DataFrame({"period": m["period"].to_numpy(), "o": m["partner"].to_numpy(),
                        "d": m["reporter"].map(dest_map).to_numpy(), "hs": m["hs"].to_numpy(),
@@ -105,17 +116,20 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
 
     A finding is kept when the event's period is under test (all when ``periods`` is ``None``)."""
     params = params or RushParams()
-    df, led = usable_flows(flows, params.include_estimated, CHECK)
+    keep, led = usable_rows(flows, params.include_estimated, CHECK)
+    usable = np.arange(len(flows)) if keep is None else np.flatnonzero(keep)
+    by_freq, _ = row_frequencies(flows, usable)
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for freq, part in split_frequencies(df).items():
+        for freq, part in by_freq.items():
             if freq == "A":
                 led.notes.append("rush: annual data cannot show a pre-tariff rush; annual rows not used")
                 continue
             # an event under test reads the pre-event history a season back, and the periods after it
+            # (rows without a period are left out: the sums below drop them)
             before = {freq: params.pre[freq] + params.history[freq] + SEASON[freq] + 2}
-            s = _series(within_reach(part, periods, before, {freq: params.post[freq] + 1}), params)
+            s = _series(flows, reach_rows(flows, part, periods, before, {freq: params.post[freq] + 1}), params)
             if s.empty:
                 continue
             pn = build_panel(s, ["o", "d", "hs"], value="v", freq=freq)

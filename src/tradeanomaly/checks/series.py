@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ import pandas as pd
 
 from .. import periods as P
 from ..errors import ConfigError
-from ..schema import Ledger, make_findings
+from ..schema import MAX_EXAMPLES, Ledger, make_findings
 from .base import CheckResult
 
 CHECK = "series"
@@ -140,7 +141,276 @@ def period_ordinals(periods: pd.Series) -> np.ndarray:
 def split_frequencies(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     codes, uniq = pd.factorize(df["period"].astype("str"))
     f = P.frequencies(pd.Series(uniq, dtype="str")).to_numpy()[codes] if len(uniq) else np.array([], dtype=object)
-    return {k: df.loc[f == k] for k in ("A", "Q", "M") if (f == k).any()}
+    out = {}
+    for k in ("A", "Q", "M"):
+        sel = f == k
+        if sel.any():
+            # one frequency (the usual case): the frame itself, not a copy of every column
+            out[k] = df if sel.all() else df.loc[sel]
+    return out
+
+
+# integer codes of key columns ---------------------------------------------------------------------------------
+
+# (id of the column's array) -> (weak reference to it, its storage, codes, distinct values): the checks read the
+# same flows table one after another, and a key column is factorized once for all of them
+_CODES: dict[int, tuple] = {}
+_CODES_MAX = 24
+
+
+def key_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer code of each value of ``s`` (-1 where missing) in the sorted order of the distinct values, and those
+    values (``pd.factorize(s, sort=True)``). Remembered for a large Arrow-backed column while it lives."""
+    arr = s.array
+    store = getattr(arr, "_pa_array", None)
+    key = id(arr)
+    hit = _CODES.get(key)
+    if hit is not None and hit[0]() is arr and hit[1] is store:
+        return hit[2], hit[3]
+    codes, uniq = pd.factorize(s, sort=True)
+    if len(uniq) < 2 ** 31 - 1:
+        codes = codes.astype(np.int32)
+    if store is not None and len(s) >= 100_000:
+        if len(_CODES) >= _CODES_MAX:
+            _CODES.pop(next(iter(_CODES)))
+        try:
+            ref = weakref.ref(arr, lambda _r, k=key: _CODES.pop(k, None))
+        except TypeError:
+            ref = None
+        if ref is not None:
+            _CODES[key] = (ref, store, codes, uniq)
+    return codes, uniq
+
+
+def value_code(uniq: pd.Index, value) -> int:
+    """Position of ``value`` among the distinct values (-1 when absent)."""
+    try:
+        return int(uniq.get_loc(value))
+    except (KeyError, TypeError):
+        return -1
+
+
+def value_codes(uniq: pd.Index, values) -> np.ndarray:
+    """Positions of ``values`` among the distinct values (absent ones left out)."""
+    idx = pd.Index(uniq).get_indexer(pd.Index(list(values), dtype=object))
+    return idx[idx >= 0]
+
+
+def combine_codes(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """One int64 code per row that sorts like the tuple of the (non-negative) ``codes`` (mixed radix, re-numbered
+    when it would overflow)."""
+    n = len(codes[0]) if codes else 0
+    combined = np.zeros(n, dtype=np.int64)
+    radix = 1
+    for c, size in zip(codes, sizes):
+        size = max(int(size), 1)
+        if radix * size >= 2 ** 62:
+            _, combined = np.unique(combined, return_inverse=True)
+            combined = combined.astype(np.int64)
+            radix = int(combined.max()) + 1 if n else 1
+        combined = combined * size + c
+        radix *= size
+    return combined
+
+
+def group_sorted(combined: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group number of each row (groups in increasing code order) and the first row of each group."""
+    n = len(combined)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(combined)
+    sc = combined[order]
+    start = np.ones(n, dtype=bool)
+    np.not_equal(sc[1:], sc[:-1], out=start[1:])
+    del sc
+    gid = np.cumsum(start) - 1
+    inv = np.empty(n, dtype=np.int64)
+    inv[order] = gid
+    del gid
+    starts = np.flatnonzero(start)
+    # the sort is not stable: the first row of a group is its smallest row number
+    first = np.minimum.reduceat(order, starts) if len(starts) < n else order[starts]
+    return inv, first
+
+
+def group_sums(row: np.ndarray, n_groups: int, values: dict) -> dict:
+    """``groupby(row, sort=True).sum(min_count=1)`` of each value array (rows with ``row < 0`` dropped): a group of
+    one row sums to ``0.0 + value`` (NaN stays NaN), as pandas' compensated sum does; larger groups are summed by
+    pandas itself, in row order."""
+    ok = row >= 0
+    r = row if ok.all() else row[ok]
+    counts = np.bincount(r, minlength=n_groups)
+    single = counts[r] == 1
+    multi = ~single
+    out = {}
+    sums = None
+    if multi.any():
+        sums = pd.DataFrame({v: (a if ok.all() else a[ok])[multi] for v, a in values.items()}).groupby(
+            r[multi], sort=True).sum(min_count=1)
+    for v, a in values.items():
+        a = a if ok.all() else a[ok]
+        res = np.full(n_groups, np.nan)
+        one = a[single]
+        res[r[single]] = np.where(np.isnan(one), np.nan, one + 0.0)
+        if sums is not None:
+            res[sums.index.to_numpy()] = sums[v].to_numpy()
+        out[v] = res
+    return out
+
+
+class KeyTable:
+    """The key columns of a panel's series as integer codes into each column's distinct values; readable rows are
+    built only for the series asked for (findings), never for the whole panel."""
+
+    def __init__(self, codes: dict, uniques: dict, dtypes: dict):
+        self.codes = codes
+        self.uniques = uniques
+        self.dtypes = dtypes
+        self.columns = list(codes)
+        self._objects: dict = {}
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> "KeyTable":
+        codes, uniques = {}, {}
+        for k in frame.columns:
+            codes[k], uniques[k] = pd.factorize(frame[k], sort=True)
+        return cls(codes, uniques, {k: frame[k].dtype for k in frame.columns})
+
+    def __len__(self) -> int:
+        return len(next(iter(self.codes.values()))) if self.codes else 0
+
+    def values(self, k: str) -> np.ndarray:
+        """The distinct values of column ``k`` as a plain object array (index it with ``codes[k]``)."""
+        if k not in self._objects:
+            self._objects[k] = np.asarray(self.uniques[k], dtype=object)
+        return self._objects[k]
+
+    def value(self, k: str, i: int):
+        return self.values(k)[self.codes[k][i]]
+
+    def eq(self, k: str, value) -> np.ndarray:
+        return self.codes[k] == value_code(self.uniques[k], value)
+
+    def isin(self, k: str, values) -> np.ndarray:
+        return np.isin(self.codes[k], value_codes(self.uniques[k], values))
+
+    def frame(self, rows=None) -> pd.DataFrame:
+        """The keys of series ``rows`` (all when ``None``) as a frame with the source columns' dtypes."""
+        out = {}
+        for k in self.columns:
+            c = self.codes[k] if rows is None else self.codes[k][np.asarray(rows, dtype=np.int64)]
+            out[k] = pd.Series(self.uniques[k].take(c)).astype(self.dtypes[k])
+        return pd.DataFrame(out, columns=self.columns)
+
+
+def usable_rows(flows: pd.DataFrame, include_estimated: bool, stage: str) -> tuple[np.ndarray | None, Ledger]:
+    """:func:`usable_flows` as a mask of the rows kept (``None`` when all are) and the same ledger, without copying
+    the table."""
+    led = Ledger(stage=stage, rows_in=len(flows))
+    drop = None
+    if not include_estimated and "estimated" in flows:
+        est = flows["estimated"].fillna(False).astype(bool).to_numpy()
+        n = int(est.sum())
+        if n:
+            led.add("estimated", n, flows.iloc[np.flatnonzero(est)[:MAX_EXAMPLES]])
+            drop = est
+    v = pd.to_numeric(flows["value_usd"], errors="coerce").to_numpy(dtype=float)
+    bad = (~np.isfinite(v)) | (v < 0)
+    if drop is not None:
+        bad &= ~drop
+    n = int(bad.sum())
+    if n:
+        led.add("no_value", n, flows.iloc[np.flatnonzero(bad)[:MAX_EXAMPLES]])
+        drop = bad if drop is None else (drop | bad)
+    keep = None if drop is None else ~drop
+    led.keep(len(flows) if keep is None else int(keep.sum()))
+    led.check()
+    return keep, led
+
+
+def row_frequencies(flows: pd.DataFrame, rows: np.ndarray) -> tuple[dict, bool]:
+    """The rows of each frequency present (``A``, ``Q``, ``M`` order, as :func:`split_frequencies`), and whether some
+    of ``rows`` have no period."""
+    pc, pu = key_codes(flows["period"])
+    c = pc[rows]
+    missing = bool((c < 0).any())
+    if not len(pu):
+        return {}, missing
+    fu = P.frequencies(pd.Series(pu, dtype="str")).to_numpy()
+    names = ("A", "Q", "M")
+    fcode = np.array([names.index(x) if x in names else -1 for x in fu] + [-1], dtype=np.int8)
+    f = fcode[np.where(c >= 0, c, len(pu))]
+    out = {}
+    for j, k in enumerate(names):
+        sel = f == j
+        if sel.any():
+            out[k] = rows if sel.all() else rows[sel]
+    return out, missing
+
+
+def reach_rows(flows: pd.DataFrame, rows: np.ndarray, periods: list[str] | None, before: dict,
+               after: dict | None = None) -> np.ndarray:
+    """:func:`within_reach` on the rows ``rows`` of ``flows`` (rows with a period only)."""
+    if periods is None or len(rows) == 0:
+        return rows
+    after = after or {}
+    pc, pu = key_codes(flows["period"])
+    c = pc[rows]
+    present = np.zeros(len(pu), dtype=bool)
+    present[c[c >= 0]] = True
+    ui = np.flatnonzero(present)
+    u = pd.Series(np.asarray(pu, dtype=object)[ui], dtype="str")
+    freq = P.frequencies(u).to_numpy()
+    ordv = P.period_ordinal(u)
+    want = pd.Series(list(periods), dtype="str")
+    wf = P.frequencies(want).to_numpy()
+    wo = P.period_ordinal(want)
+    keep_u = np.zeros(len(pu), dtype=bool)
+    for f in ("A", "Q", "M"):
+        sel = wf == f
+        if not sel.any():
+            continue
+        lo, hi = wo[sel].min() - before.get(f, 0), wo[sel].max() + after.get(f, 0)
+        keep_u[ui] |= (freq == f) & (ordv >= lo) & (ordv <= hi)
+    keep = (c >= 0) & keep_u[np.maximum(c, 0)]
+    return rows if keep.all() else rows[keep]
+
+
+def coded_panels(flows: pd.DataFrame, rows: np.ndarray, keys: list[str], values: dict, freq: str,
+                 how: str = "sum") -> dict[str, Panel]:
+    """:func:`build_panels` of the rows ``rows`` of ``flows`` (one frequency, every row with a period), with the
+    series' keys as a :class:`KeyTable`. ``values`` maps each panel name to its values over ``rows``."""
+    cols = [key_codes(flows[k]) for k in keys]
+    dtypes = {k: flows[k].dtype for k in keys}
+    if len(rows) == 0:
+        empty = KeyTable({k: np.array([], dtype=np.int64) for k in keys}, {k: u for k, (_, u) in zip(keys, cols)},
+                         dtypes)
+        return {v: Panel(empty, [], np.zeros((0, 0)), freq) for v in values}
+    sub = [c[rows] for c, _ in cols]
+    valid = np.ones(len(rows), dtype=bool)
+    for c in sub:
+        valid &= c >= 0
+    row = np.full(len(rows), -1, dtype=np.int64)
+    if valid.all():
+        inv, first = group_sorted(combine_codes(sub, [len(u) for _, u in cols]))
+        row[:] = inv
+        codes = {k: c[first] for k, c in zip(keys, sub)}
+    else:
+        vi = np.flatnonzero(valid)
+        inv, first = group_sorted(combine_codes([c[vi] for c in sub], [len(u) for _, u in cols]))
+        row[vi] = inv
+        codes = {k: c[vi[first]] for k, c in zip(keys, sub)}
+    table = KeyTable(codes, {k: u for k, (_, u) in zip(keys, cols)}, dtypes)
+    pc, pu = key_codes(flows["period"])
+    c = pc[rows]
+    present = np.zeros(len(pu), dtype=bool)
+    present[c] = True
+    ui = np.flatnonzero(present)
+    ord_u = np.zeros(len(pu), dtype=np.int64)
+    ord_u[ui] = P.period_ordinal(pd.Series(np.asarray(pu, dtype=object)[ui], dtype="str"))
+    ordv = ord_u[c]
+    first_label = str(pu[c[int(np.argmin(ordv))]])
+    return _fill_panels(row, ordv, first_label, table, len(first), values, freq, how)
 
 
 def group_rows(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -148,28 +418,25 @@ def group_rows(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFr
     (the order of ``groupby(keys, sort=True)``), from integer codes of each key column. Rows with a missing key
     get -1, as groupby drops them."""
     n = len(df)
-    combined = np.zeros(n, dtype=np.int64)
+    cols = [key_codes(df[k]) for k in keys]
     valid = np.ones(n, dtype=bool)
-    radix = 1
-    for k in keys:
-        # codes sorted like the values, so that the combined code sorts like the tuple
-        c, u = pd.factorize(df[k], sort=True)
+    for c, _ in cols:
         valid &= c >= 0
-        if radix * max(len(u), 1) >= 2 ** 62:
-            # re-number so the mixed-radix code never overflows
-            _, combined = np.unique(combined, return_inverse=True)
-            combined = combined.astype(np.int64)
-            radix = int(combined.max()) + 1 if n else 1
-        combined = combined * max(len(u), 1) + np.maximum(c, 0)
-        radix *= max(len(u), 1)
     row = np.full(n, -1, dtype=np.int64)
     if valid.any():
-        uniq, first, inv = np.unique(combined[valid], return_index=True, return_inverse=True)
-        row[valid] = inv
-        pos = np.flatnonzero(valid)[first]
+        vi = None if valid.all() else np.flatnonzero(valid)
+        combined = combine_codes([c if vi is None else c[vi] for c, _ in cols], [len(u) for _, u in cols])
+        inv, first = group_sorted(combined)
+        if vi is None:
+            row[:] = inv
+            pos = first
+        else:
+            row[vi] = inv
+            pos = vi[first]
     else:
         pos = np.array([], dtype=np.int64)
-    key_frame = pd.DataFrame({k: df[k].iloc[pos].to_numpy() for k in keys}, columns=keys)
+    # the first row of each group, taken from each column in its own dtype (the values of the key tuple)
+    key_frame = pd.DataFrame({k: pd.Series(df[k].array.take(pos)) for k in keys}, columns=keys)
     for k in keys:
         key_frame[k] = key_frame[k].astype(df[k].dtype)
     return row, key_frame
@@ -191,27 +458,38 @@ def build_panels(df: pd.DataFrame, keys: list[str], values: list[str], freq: str
         return {v: Panel(pd.DataFrame(columns=keys), [], np.zeros((0, 0)), freq) for v in values}
     row, key_frame = group_rows(df, keys)
     ordv = period_ordinals(df["period"])
-    o0, o1 = int(ordv.min()), int(ordv.max())
     first = df["period"].iloc[int(np.argmin(ordv))]
-    labels = [P.shift(str(first), i) for i in range(o1 - o0 + 1)]
-    keep = row >= 0
-    row, col = row[keep], (ordv - o0)[keep]
-    shape = (len(key_frame), o1 - o0 + 1)
     key_frame = key_frame.reset_index(drop=True)
+    return _fill_panels(row, ordv, str(first), key_frame, len(key_frame),
+                        {v: df[v].to_numpy(dtype=float) for v in values}, freq, how)
+
+
+def _fill_panels(row: np.ndarray, ordv: np.ndarray, first: str, keys, n_rows: int, values: dict, freq: str,
+                 how: str) -> dict[str, Panel]:
+    """The (series x period) matrices of ``values`` (one array per value column, over the same rows as ``row``, the
+    series number, and ``ordv``, the period ordinal); ``first`` is the label of the first period."""
+    o0, o1 = int(ordv.min()), int(ordv.max())
+    labels = [P.shift(first, i) for i in range(o1 - o0 + 1)]
+    keep = row >= 0
+    if keep.all():
+        col = ordv - o0
+    else:
+        row, col = row[keep], (ordv - o0)[keep]
+    shape = (n_rows, o1 - o0 + 1)
+    flat = row * shape[1] + col
     out = {}
-    for value in values:
+    for value, arr in values.items():
         mat = np.full(shape, np.nan)
-        vals = df[value].to_numpy(dtype=float)[keep]
+        vals = arr if keep.all() else arr[keep]
         if how == "sum":
             # bincount keeps duplicate keys summed; cells never seen with a finite value stay NaN
             fin = np.isfinite(vals)
-            flat = row * shape[1] + col
             seen = np.bincount(flat[fin], minlength=shape[0] * shape[1]).reshape(shape) > 0
             acc = np.bincount(flat, weights=np.nan_to_num(vals), minlength=shape[0] * shape[1]).reshape(shape)
             mat[seen] = acc[seen]
         else:
             mat[row, col] = vals
-        out[value] = Panel(key_frame, labels, mat, freq)
+        out[value] = Panel(keys, labels, mat, freq)
     return out
 
 
@@ -219,12 +497,9 @@ def sum_by(df: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame
     """``groupby(keys).sum(min_count=1)`` on integer-coded keys: one row per distinct key tuple, in key order;
     a value is NaN where the group has no finite figure."""
     row, out = group_rows(df, keys)
-    ok = row >= 0
-    vals = pd.DataFrame({v: df[v].to_numpy(dtype=float)[ok] for v in values})
-    # pandas' grouped sum (compensated, in row order) on the integer code: the same sums as on the strings
-    sums = vals.groupby(row[ok], sort=True).sum(min_count=1)
+    sums = group_sums(row, len(out), {v: df[v].to_numpy(dtype=float) for v in values})
     for v in values:
-        out[v] = sums[v].to_numpy()
+        out[v] = sums[v]
     return out
 
 
@@ -276,20 +551,36 @@ def trailing_stats(mat: np.ndarray, window: int, min_count: int, chunk: int = 40
     idx = np.arange(t) if cols is None else np.flatnonzero(cols)
     if n == 0 or t == 0 or len(idx) == 0:
         return med, spread, cnt
+    # counts first (running sums of present cells): the medians are needed only in rows where some window holds
+    # ``min_count`` values; elsewhere every statistic is NaN
+    csum = np.zeros((n, t + 1), dtype=np.int64)
+    np.cumsum(~np.isnan(mat), axis=1, out=csum[:, 1:])
+    c_all = csum[:, idx] - csum[:, np.maximum(idx - window, 0)]
+    del csum
+    cnt[:, idx] = c_all
+    rows = np.flatnonzero((c_all >= min_count).any(axis=1))
+    del c_all
+    if len(rows) == 0:
+        return med, spread, cnt
     # window of cell c: padded columns c .. c + window - 1, i.e. columns c - window .. c - 1 of ``mat``
     gather = idx[:, None] + np.arange(window)[None, :]
     chunk = max(1, chunk * t // max(len(idx), 1))
-    for s in range(0, n, chunk):
-        block = mat[s:s + chunk]
+    every = len(rows) == n
+    for s in range(0, len(rows), chunk):
+        rr = slice(s, s + chunk) if every else rows[s:s + chunk]
+        block = mat[rr]
         pad = np.concatenate([np.full((block.shape[0], window), np.nan), block], axis=1)
         win = pad[:, gather]
         m = nan_median(win)
         d = nan_median(np.abs(win - m[..., None]))
-        c = np.sum(~np.isnan(win), axis=-1)
+        c = cnt[rr][:, idx]
         ok = c >= min_count
-        med[s:s + chunk, idx] = np.where(ok, m, np.nan)
-        spread[s:s + chunk, idx] = np.where(ok, MAD_TO_SD * d, np.nan)
-        cnt[s:s + chunk, idx] = c
+        if every:
+            med[rr, idx] = np.where(ok, m, np.nan)
+            spread[rr, idx] = np.where(ok, MAD_TO_SD * d, np.nan)
+        else:
+            med[np.ix_(rr, idx)] = np.where(ok, m, np.nan)
+            spread[np.ix_(rr, idx)] = np.where(ok, MAD_TO_SD * d, np.nan)
     return med, spread, cnt
 
 
@@ -309,13 +600,38 @@ def row_resolution(mat: np.ndarray) -> np.ndarray:
     if mat.size == 0:
         return res
     finite = np.isfinite(mat)
-    for k in range(-3, 13):
+    nonzero = finite & (mat != 0)
+    small = np.min(np.where(nonzero, np.abs(mat), np.inf), axis=1)
+    has = np.isfinite(small)
+    # a row with no non-zero figure is divided by every step
+    res[~has] = 1e12
+    # a step above twice the row's smallest non-zero figure rounds that figure to 0, which does not divide: such
+    # steps are not tried (with a margin of a factor ten)
+    with np.errstate(divide="ignore", over="ignore"):
+        top = np.where(has, np.ceil(np.log10(np.where(has, 2.0 * small, 1.0))) + 1, -np.inf)
+    active = np.flatnonzero(has)
+    # the largest step that divides every figure: steps from the top down, the first that divides wins; a row is
+    # read column by column and left as soon as one figure is not divided
+    for k in range(12, -4, -1):
+        if len(active) == 0:
+            break
+        cand = active[top[active] >= k]
+        if len(cand) == 0:
+            continue
         step = 10.0 ** k
-        q = mat / step
-        r = np.round(q)
-        div = (np.abs(q - r) <= 1e-6 * np.maximum(1.0, np.abs(q))) & ((r != 0) | (mat == 0))
-        ok = np.where(finite, div, True).all(axis=1)
-        res = np.where(ok, step, res)
+        for j in range(mat.shape[1]):
+            v = mat[cand, j]
+            q = v / step
+            r = np.round(q)
+            div = (np.abs(q - r) <= 1e-6 * np.maximum(1.0, np.abs(q))) & ((r != 0) | (v == 0))
+            cand = cand[div | ~finite[cand, j]]
+            if len(cand) == 0:
+                break
+        if len(cand):
+            res[cand] = step
+            done = np.zeros(n, dtype=bool)
+            done[cand] = True
+            active = active[~done[active]]
     return res
 
 
@@ -394,14 +710,8 @@ def period_mask(labels: list[str], periods: list[str] | None) -> np.ndarray:
 
 def usable_flows(flows: pd.DataFrame, include_estimated: bool, stage: str) -> tuple[pd.DataFrame, Ledger]:
     """The rows a signature check may use: non-estimated (publisher estimates are not reports), finite values."""
-    led = Ledger(stage=stage, rows_in=len(flows))
-    df = flows
-    if not include_estimated and "estimated" in df:
-        df = led.set_aside(df, df["estimated"].fillna(False).astype(bool).to_numpy(), "estimated")
-    v = pd.to_numeric(df["value_usd"], errors="coerce")
-    df = led.set_aside(df, (~np.isfinite(v.to_numpy(dtype=float))) | (v.to_numpy(dtype=float) < 0), "no_value")
-    led.finish(df)
-    return df, led
+    keep, led = usable_rows(flows, include_estimated, stage)
+    return (flows if keep is None else flows.loc[keep]), led
 
 
 def robust_cross_z(x: np.ndarray, groups: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -483,14 +793,18 @@ def _subject(keys: pd.DataFrame) -> pd.Series:
 class _What:
     """``China's exports of HS 85 to Hong Kong`` for series ``i`` of a panel, built only when asked for."""
 
-    def __init__(self, keys: pd.DataFrame, classification: str = "HS"):
+    def __init__(self, keys: KeyTable, classification: str = "HS"):
         self.keys = keys
         self.classification = classification
-        # plain arrays: label lookups on a frame cost more than the sentence itself
-        self.cols = [keys[c].to_numpy(dtype=object) for c in SERIES_KEYS]
+        # plain arrays of codes and distinct values: label lookups on a frame cost more than the sentence itself
+        self.codes = [keys.codes[c] for c in SERIES_KEYS]
+        self.vals = [keys.values(c) for c in SERIES_KEYS]
+
+    def col(self, j: int, i: int):
+        return self.vals[j][self.codes[j][i]]
 
     def __getitem__(self, i: int) -> str:
-        r, reg, p, f, hs = (c[i] for c in self.cols)
+        r, reg, p, f, hs = (v[c[i]] for c, v in zip(self.codes, self.vals))
         who = province(reg) if reg else country(r)
         name = product(hs) if self.classification == "HS" else f"SITC {hs}"
         prod = "" if hs == "TOTAL" else f" of {name}"
@@ -545,7 +859,7 @@ def _own_history(st: _SeriesState, params: SeriesParams, test: np.ndarray, what:
     g = st.g[rows, cols]
     med = st.med[rows, cols]
     expected = prev * np.exp(med)
-    keys = pn.keys.iloc[rows].reset_index(drop=True)
+    keys = pn.keys.frame(rows)
     details = []
     for i in range(len(rows)):
         lab = pn.labels[cols[i]]
@@ -608,7 +922,7 @@ def _level_shift(st: _SeriesState, params: SeriesParams, test: np.ndarray, what:
     val = np.array([np.nanmean(lin[r, c:c + k]) for r, c in zip(rows, cols)])
     base = np.array([np.nanmean(lin[r, c - k:c]) for r, c in zip(rows, cols)])
     exp_ = base * np.exp(m * st.med[rows, cols])
-    keys = pn.keys.iloc[rows].reset_index(drop=True)
+    keys = pn.keys.frame(rows)
     details = []
     for i, (r, cc) in enumerate(zip(rows, cols)):
         a, b = pn.labels[cc], pn.labels[min(cc + k - 1, T - 1)]
@@ -629,28 +943,36 @@ def _peer(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What)
     against its own history, so that a series that always grows faster than its peers is not flagged."""
     pn = st.panel
     keys = pn.keys
-    is_region = (keys["region"] != "").to_numpy()
-    agg = keys["partner"].isin(AGGREGATE_PARTNERS).to_numpy()
-    # peer groups: provinces share reporter/partner/flow/hs; national pairs share reporter/flow/hs
-    gkey = np.where(is_region, "R|" + keys["reporter"] + "|" + keys["partner"] + "|" + keys["flow"] + "|"
-                    + keys["hs"], "P|" + keys["reporter"] + "|" + keys["flow"] + "|" + keys["hs"])
+    is_region = ~keys.eq("region", "")
+    agg = keys.isin("partner", AGGREGATE_PARTNERS)
+    # peer groups: provinces share reporter/partner/flow/hs; national pairs share reporter/flow/hs (integer codes
+    # of the key tuples; the other rows form one group, as they did under an empty label)
     eligible = is_region | ~agg
-    gid = pd.Series(np.where(eligible, gkey, "")).astype("str")
+    kc = keys.codes
+    sizes = [len(keys.uniques[k]) for k in ("reporter", "partner", "flow", "hs")]
+    reg_key = combine_codes([kc["reporter"], kc["partner"], kc["flow"], kc["hs"]], sizes)
+    nat_key = combine_codes([kc["reporter"], kc["flow"], kc["hs"]], [sizes[0], sizes[2], sizes[3]])
+    gid = np.where(eligible, np.where(is_region, 2 * reg_key + 1, 2 * nat_key), -1)
     gcodes, _ = pd.factorize(gid)
-    size = pd.Series(eligible).groupby(gcodes).transform("sum").to_numpy()
+    size = np.bincount(gcodes[eligible], minlength=int(gcodes.max()) + 1 if len(gcodes) else 0)[gcodes]
     ok = eligible & (size - 1 >= params.min_peers)
     if not ok.any():
         return None
     f = pn.freq
+    tested = test & ~st.skip
+    # the excess growth e = g - peer median is finite only where g is: fewer finite g than ``min_history`` in every
+    # window under test means no finite score (the peer medians need not be computed)
+    if not tested.any() or not (st.cnt[np.ix_(ok, tested)] >= params.min_history[f]).any():
+        return None
     # the excess growth is needed at the periods under test and over the history before them
-    need = widen(test & ~st.skip, before=params.history[f])
+    need = widen(tested, before=params.history[f])
     cols = np.flatnonzero(need)
     gmed = pd.DataFrame(st.g[np.ix_(ok, cols)]).groupby(gcodes[ok]).transform("median").to_numpy()
     e = np.full(st.g.shape, np.nan)
     e[np.ix_(ok, cols)] = st.g[np.ix_(ok, cols)] - gmed
     peer_med = np.full(st.g.shape, np.nan)
     peer_med[np.ix_(ok, cols)] = gmed
-    med, spread, _ = trailing_stats(e, params.history[f], params.min_history[f], cols=test & ~st.skip)
+    med, spread, _ = trailing_stats(e, params.history[f], params.min_history[f], cols=tested)
     scale = np.sqrt(np.maximum(np.nan_to_num(spread, nan=np.inf), params.min_scale) ** 2
                     + np.nan_to_num(st.noise_var, nan=0.0))
     with np.errstate(invalid="ignore"):
@@ -661,25 +983,26 @@ def _peer(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What)
     if len(rows) == 0:
         return None
     # the national total beside each province, for the detail
-    rep_a, flow_a, hs_a = what.cols[0], what.cols[3], what.cols[4]
+    rep_c, flow_c, hs_c = kc["reporter"], kc["flow"], kc["hs"]
     nat = {}
-    for r in np.flatnonzero((~is_region) & (keys["partner"] == "WLD").to_numpy()):
-        nat[(rep_a[r], flow_a[r], hs_a[r])] = r
+    if is_region[rows].any():
+        for r in np.flatnonzero((~is_region) & keys.eq("partner", "WLD")):
+            nat[(rep_c[r], flow_c[r], hs_c[r])] = r
     L = pn.season
     v = st.v[rows, cols]
     prev = st.v[rows, cols - L]
     expected = prev * np.exp(peer_med[rows, cols] + med[rows, cols])
-    sub = keys.iloc[rows].reset_index(drop=True)
+    sub = keys.frame(rows)
     details = []
     for i, (r, c) in enumerate(zip(rows, cols)):
         lab = _period_text(pn.labels[c], f, params.combine_jan_feb)
         peers = ("the other provinces" if is_region[r]
-                 else f"{possessive(country(rep_a[r]))} other partners")
+                 else f"{possessive(country(what.col(0, r)))} other partners")
         text = (f"{what[r]} changed {pct(np.expm1(st.g[r, c]))} in {lab} ({amount(v[i])} USD) while "
                 f"{peers} changed {pct(np.expm1(peer_med[r, c]))} (median); the usual gap is "
                 f"{100 * med[r, c]:+.0f} points (robust z {z[r, c]:+.1f})")
         if is_region[r]:
-            nr = nat.get((rep_a[r], flow_a[r], hs_a[r]))
+            nr = nat.get((rep_c[r], flow_c[r], hs_c[r]))
             if nr is not None and np.isfinite(st.g[nr, c]):
                 text += f"; the national total grew {pct(np.expm1(st.g[nr, c]))}"
         details.append(text)
@@ -694,10 +1017,23 @@ def run(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: lis
     ``mirror_gaps`` is not needed by this check and is ignored.
     """
     params = params or SeriesParams()
-    df, led = usable_flows(flows, params.include_estimated, "series")
+    keep, led = usable_rows(flows, params.include_estimated, "series")
+    rows = np.arange(len(flows)) if keep is None else np.flatnonzero(keep)
+    by_freq, no_period = row_frequencies(flows, rows)
     out = []
-    for freq, part in split_frequencies(df).items():
-        panel = build_panel(part, SERIES_KEYS, freq=freq)
+    if no_period:
+        # rows without a period: the frame path's bookkeeping, exactly as it places them
+        df = flows if keep is None else flows.loc[keep]
+        panels = []
+        for freq, part in split_frequencies(df).items():
+            pn = build_panel(part, SERIES_KEYS, freq=freq)
+            panels.append(Panel(KeyTable.from_frame(pn.keys), pn.labels, pn.values, freq))
+    else:
+        vals = flows["value_usd"].to_numpy(dtype=float)
+        panels = (coded_panels(flows, r, SERIES_KEYS, {"value_usd": vals[r]}, freq)["value_usd"]
+                  for freq, r in by_freq.items())
+    for panel in panels:
+        freq = panel.freq
         test = period_mask(panel.labels, periods)
         # growth statistics only where a test reads them: the periods under test, and the neighbours a level
         # shift's local maximum compares
@@ -715,4 +1051,5 @@ def run(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: lis
                 out.append(_level_shift(st, params, test, what))
             if "peer" in params.signals:
                 out.append(_peer(st, params, test, what))
+        del st, panel
     return CheckResult(check=CHECK, findings=finish(out, CHECK), ledgers=[led])
