@@ -45,12 +45,12 @@ import pandas as pd
 
 from .. import periods as P
 from ..errors import ConfigError
+from ..schema import MAX_EXAMPLES, Ledger
 from .base import CheckResult
 from .series import (
     AGGREGATE_PARTNERS,
     SEASON,
     amount,
-    build_panels,
     country,
     expand_group,
     finish,
@@ -62,7 +62,6 @@ from .series import (
     rolling_sum,
     split_frequencies,
     sum_by,
-    usable_flows,
     within_reach,
 )
 
@@ -142,54 +141,56 @@ def _mapped(s: pd.Series, mapping: dict) -> np.ndarray:
     return out
 
 
-def _reports(df: pd.DataFrame, cif: float, dest_map: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Exporters' reports (a -> b) and importers' reports (a -> b, at FOB), destinations grouped."""
-    nat = ((df["region"] == "") & ~df["partner"].isin(AGGREGATE_PARTNERS)).to_numpy()
-    flow = df["flow"].to_numpy()
-    cols = ["period", "a", "b", "hs", "v", "q"]
-    x = df.loc[nat & (flow == "X"), ["period", "reporter", "partner", "hs", "value_usd", "quantity"]]
-    ex = pd.DataFrame({"period": x["period"], "a": x["reporter"],
-                       "b": pd.Series(_mapped(x["partner"], dest_map), index=x.index, dtype="str"),
-                       "hs": x["hs"], "v": x["value_usd"].to_numpy(dtype=float),
-                       "q": x["quantity"].to_numpy(dtype=float)}, columns=cols)
-    m = df.loc[nat & (flow == "M"), ["period", "reporter", "partner", "hs", "value_usd", "valuation", "quantity"]]
-    fob = np.where(m["valuation"].to_numpy() == "FOB", 1.0, 1.0 / (1.0 + cif))
-    im = pd.DataFrame({"period": m["period"], "a": m["partner"],
-                       "b": pd.Series(_mapped(m["reporter"], dest_map), index=m.index, dtype="str"),
-                       "hs": m["hs"], "v": m["value_usd"].to_numpy(dtype=float) * fob,
-                       "q": m["quantity"].to_numpy(dtype=float)}, columns=cols)
-    key = ["period", "a", "b", "hs"]
-    return sum_by(ex, key, ["v", "q"]), sum_by(im, key, ["v", "q"])
+def _usable(flows: pd.DataFrame, include_estimated: bool) -> tuple[np.ndarray, Ledger]:
+    """:func:`series.usable_flows` as a row mask: the same ledger (counts and example rows), without copying the
+    flows table (the check reads a few of its columns, on integer codes)."""
+    led = Ledger(stage=CHECK, rows_in=len(flows))
+    n = len(flows)
+    est = np.zeros(n, dtype=bool)
+    if not include_estimated and "estimated" in flows:
+        est = flows["estimated"].fillna(False).astype(bool).to_numpy()
+    v = pd.to_numeric(flows["value_usd"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~est & (~np.isfinite(v) | (v < 0))
+    for mask, reason in ((est, "estimated"), (bad, "no_value")):
+        k = int(mask.sum())
+        if k:  # as Ledger.set_aside: the count and the first rows set aside (one-row slices: no take of the
+            # whole columns)
+            first = np.flatnonzero(mask)[:MAX_EXAMPLES]
+            led.add(reason, k, pd.concat([flows.iloc[i:i + 1] for i in first]))
+    ok = ~(est | bad)
+    led.keep(int(ok.sum()))
+    led.check()
+    return ok, led
 
 
-def _prefer(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
-    """One figure per leg: ``first`` where it exists, else ``second``."""
-    key = ["period", "a", "b", "hs"]
-    both = first.merge(second, on=key, how="outer", suffixes=("", "_2"))
-    use2 = both["v"].isna()
-    both["v"] = both["v"].where(~use2, both["v_2"])
-    both["q"] = both["q"].where(~use2, both["q_2"])
-    return both[key + ["v", "q"]]
+def _factor(s: pd.Series, idx: np.ndarray | None) -> tuple[np.ndarray, list]:
+    """Integer codes (-1 where missing) of ``s`` at rows ``idx`` (all rows when ``None``) and the distinct
+    values as Python objects."""
+    if idx is None:
+        codes, uniq = pd.factorize(s)
+    elif 2 * len(idx) >= len(s):  # most rows: code the whole column once, then take the codes
+        codes, uniq = pd.factorize(s)
+        codes = codes[idx]
+    else:
+        codes, uniq = pd.factorize(s.iloc[idx])
+    return np.asarray(codes, dtype=np.int64), list(uniq)
 
 
-def _long(leg: pd.DataFrame, freq: str, lag: int, name: str) -> pd.DataFrame:
-    """Trailing annual sums of a leg, with the value ``lag`` periods earlier, as a long table keyed by integer
-    period position ``t``."""
-    if leg.empty:
-        return pd.DataFrame(columns=["a", "b", "hs", "t", name, name + "0", "q" + name, "q" + name + "0"])
-    panels = build_panels(leg, ["a", "b", "hs"], ["v", "q"], freq=freq)
-    pv, pq = panels["v"], panels["q"]
-    k = SEASON[freq]
-    v = rolling_sum(pv.values, k)
-    q = rolling_sum(pq.values, k)
-    v0 = lagged(v, lag)
-    q0 = lagged(q, lag)
-    rows, cols = np.nonzero(np.isfinite(v))
-    keys = pv.keys.iloc[rows].reset_index(drop=True)
-    out = pd.DataFrame({"a": keys["a"].to_numpy(), "b": keys["b"].to_numpy(), "hs": keys["hs"].to_numpy(),
-                        "t": cols, name: v[rows, cols], name + "0": v0[rows, cols],
-                        "q" + name: q[rows, cols], "q" + name + "0": q0[rows, cols]})
-    return out, pv.labels
+def _equal(s: pd.Series, idx: np.ndarray, value: str) -> np.ndarray:
+    """``(s == value)`` at rows ``idx``, from one comparison per distinct value."""
+    codes, uniq = _factor(s, idx)
+    table = np.array([u == value for u in uniq] + [False], dtype=bool)
+    return table[codes]
+
+
+def _group_sum(key: np.ndarray, v: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct ``key`` values (sorted) with the sums of ``v`` and ``q`` over their rows (pandas' grouped sum,
+    compensated and in row order, NaN where a group has no finite figure: the sums of ``series.sum_by``)."""
+    if len(key) == 0:
+        return key, v, q
+    sums = pd.DataFrame({"v": v, "q": q}).groupby(key, sort=True).sum(min_count=1)
+    return sums.index.to_numpy(dtype=np.int64), sums["v"].to_numpy(dtype=float), sums["q"].to_numpy(dtype=float)
 
 
 def _needed_positions(labels: list[str], params: EntrepotParams, freq: str, periods) -> np.ndarray:
@@ -208,80 +209,184 @@ def _needed_positions(labels: list[str], params: EntrepotParams, freq: str, peri
     return need
 
 
-def _triples(df: pd.DataFrame, params: EntrepotParams, freq: str, periods=None):
+def _triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period_codes: np.ndarray,
+             params: EntrepotParams, freq: str, periods=None):
+    """The origin -> hub -> destination table from the ``rows`` of ``flows`` (usable rows of one frequency within
+    reach of the periods under test). ``period_codes`` numbers each row's period label and ``label_of`` names
+    those numbers.
+
+    Each leg is read on integer codes: country and product codes are numbered in the sort order of their labels
+    (so every sort below is the sort of the labels), the exporters' and importers' reports are summed per period,
+    reporter, partner (destination group) and product with pandas' grouped sum in row order, and labels are put
+    back only on the triples."""
     dest_map = expand_group(params.destinations)
     dests = sorted(set(dest_map.values()))
     origins = set(expand_group(params.origins))
-    ex, im = _reports(df, params.cif_margin, dest_map)
-    hub_ok = None
-    if params.hubs is not None:
-        hub_ok = set(expand_group(params.hubs))
+    hub_ok = set(expand_group(params.hubs)) if params.hubs is not None else None
     excluded = origins | set(dest_map) | set(dests)
     lag = params.lag[freq]
 
-    def pick(frame, a_in=None, b_in=None, a_not=None, b_not=None):
-        m = np.ones(len(frame), dtype=bool)
-        if a_in is not None:
-            m &= frame["a"].isin(a_in).to_numpy()
-        if b_in is not None:
-            m &= frame["b"].isin(b_in).to_numpy()
-        if a_not is not None:
-            m &= ~frame["a"].isin(a_not).to_numpy()
-        if b_not is not None:
-            m &= ~frame["b"].isin(b_not).to_numpy()
-        return frame.loc[m]
+    rows = np.flatnonzero(rows & (period_codes >= 0))
+    # countries: one numbering of reporters, partners and destination groups, in label order
+    rc, ru = _factor(flows["reporter"], rows)
+    ptc, pu = _factor(flows["partner"], rows)
+    names = sorted({str(u) for u in ru} | {str(u) for u in pu} | set(dests))
+    num = {c: i for i, c in enumerate(names)}
+    nv = len(names)
+    # per distinct reporter / partner (index 0: missing), their country number (-1: missing)
+    r_num = np.array([-1] + [num[str(u)] for u in ru], dtype=np.int64)
+    p_num = np.array([-1] + [num[str(u)] for u in pu], dtype=np.int64)
+    to_dest = np.arange(nv + 1, dtype=np.int64)  # a destination group's members read as the group
+    to_dest[nv] = -1  # (index -1: missing)
+    for m, g in dest_map.items():
+        if m in num:
+            to_dest[num[m]] = num[g]
 
-    oh_leg = _prefer(pick(ex, a_in=origins, b_not=excluded), pick(im, a_in=origins, b_not=excluded))
-    hd_leg = _prefer(pick(im, a_not=excluded, b_in=dests), pick(ex, a_not=excluded, b_in=dests))
-    od_leg = _prefer(pick(im, a_in=origins, b_in=dests), pick(ex, a_in=origins, b_in=dests))
-    hx_leg = pick(ex, a_not=excluded, b_in=dests)  # the hub's own report of its exports to D
-    hm_leg = pick(im, a_in=origins, b_not=excluded)  # the hub's own report of its imports from O
-    if hub_ok is not None:
-        oh_leg = oh_leg.loc[oh_leg["b"].isin(hub_ok)]
-        hd_leg = hd_leg.loc[hd_leg["a"].isin(hub_ok)]
-    if oh_leg.empty or hd_leg.empty:
+    def member(codes: set | None) -> np.ndarray:  # indexed by country number; -1 (missing) is never a member
+        out = np.zeros(nv + 1, dtype=bool)
+        for c in codes or ():
+            if c in num:
+                out[num[c]] = True
+        return out
+
+    is_o, is_x, is_d = member(origins), member(excluded), member(set(dests))
+    is_agg = member(set(AGGREGATE_PARTNERS))
+    # exporters' reports (a = reporter -> b = partner) and importers' (a = partner -> b = reporter), national
+    # figures only. A row is read only where its pair can enter a leg (out of an origin, or from a non-excluded
+    # economy into a destination), decided once per reporter-partner pair; whole groups of the sums are kept.
+    r_, p_ = r_num[:, None], p_num[None, :]
+    valid = (r_ >= 0) & (p_ >= 0) & ~is_agg[p_]
+    want_x_pair = (valid & (is_o[r_] | (is_d[to_dest[p_]] & ~is_x[r_]))).ravel()
+    want_m_pair = (valid & (is_o[p_] | (is_d[to_dest[r_]] & ~is_x[p_]))).ravel()
+    pair = (rc + 1) * len(p_num) + (ptc + 1)
+    keep = np.flatnonzero((want_x_pair | want_m_pair)[pair])
+    pair, cand = pair[keep], rows[keep]
+    r_v, p_v = r_num[pair // len(p_num)], p_num[pair % len(p_num)]
+    xa, xb = r_v, to_dest[p_v]
+    ma, mb = p_v, to_dest[r_v]
+    nat = _equal(flows["region"], cand, "")
+    flow_c, flow_u = _factor(flows["flow"], cand)
+    flow_t = np.array([str(u) for u in flow_u] + [""], dtype=object)[flow_c]
+    is_xr = nat & want_x_pair[pair] & (flow_t == "X")
+    is_mr = nat & want_m_pair[pair] & (flow_t == "M")
+    hc, hu = _factor(flows["hs"], cand)
+    hs_names = sorted({str(u) for u in hu})
+    hnum = {c: i for i, c in enumerate(hs_names)}
+    nh = max(len(hs_names), 1)
+    h_v = np.array([hnum[str(u)] for u in hu] + [-1], dtype=np.int64)[hc]
+    is_xr &= h_v >= 0
+    is_mr &= h_v >= 0
+
+    # one common period axis for all legs: every label present within reach
+    present = np.flatnonzero(np.bincount(period_codes[rows], minlength=len(label_of)))
+    if not len(present):
         return None, None
-    # one common period axis for all legs
-    uniq = pd.Series(pd.unique(df["period"].astype("str")), dtype="str")
+    uniq = pd.Series([str(label_of[c]) for c in present], dtype="str")
     ordv = P.period_ordinal(uniq)
     first, last = uniq.iloc[int(np.argmin(ordv))], uniq.iloc[int(np.argmax(ordv))]
     labels = P.period_range(first, last)
-    pad = {"period": [first, last]}
+    pos = {lb: i for i, lb in enumerate(labels)}
+    t_of = np.full(len(label_of) + 1, -1, dtype=np.int64)
+    for c in present:
+        t_of[c] = pos[str(label_of[c])]
+    t_v = t_of[period_codes[cand]]
+    span = nv * nv * nh  # key = t * span + series; series = (a * nv + b) * nh + hs, in label order
+
+    values = flows["value_usd"]
+    quantity = flows["quantity"]
+    xs = cand[is_xr]
+    ex_key = t_v[is_xr] * span + (xa[is_xr] * nv + xb[is_xr]) * nh + h_v[is_xr]
+    ex = _group_sum(ex_key, values.to_numpy(dtype=float)[xs], quantity.to_numpy(dtype=float)[xs])
+    ms = cand[is_mr]
+    fob = np.where(_equal(flows["valuation"], ms, "FOB"), 1.0, 1.0 / (1.0 + params.cif_margin))
+    im_key = t_v[is_mr] * span + (ma[is_mr] * nv + mb[is_mr]) * nh + h_v[is_mr]
+    im = _group_sum(im_key, values.to_numpy(dtype=float)[ms] * fob, quantity.to_numpy(dtype=float)[ms])
+
+    def ends(key):
+        s = key % span
+        return s // (nv * nh), (s // nh) % nv
+
+    def pick(leg, a_in=None, b_in=None, a_not=None, b_not=None):
+        a, b = ends(leg[0])
+        m = np.ones(len(a), dtype=bool)
+        if a_in is not None:
+            m &= a_in[a]
+        if b_in is not None:
+            m &= b_in[b]
+        if a_not is not None:
+            m &= ~a_not[a]
+        if b_not is not None:
+            m &= ~b_not[b]
+        return tuple(x[m] for x in leg)
+
+    def prefer(first, second):
+        """One figure per leg: ``first`` where it has the key, else ``second``."""
+        k1, k2 = first[0], second[0]
+        has = np.zeros(len(k2), dtype=bool)
+        if len(k1) and len(k2):
+            at = np.minimum(np.searchsorted(k1, k2), len(k1) - 1)
+            has = k1[at] == k2
+        return tuple(np.concatenate([x1, x2[~has]]) for x1, x2 in zip(first, second))
+
+    oh_leg = prefer(pick(ex, a_in=is_o, b_not=is_x), pick(im, a_in=is_o, b_not=is_x))
+    hd_leg = prefer(pick(im, a_not=is_x, b_in=is_d), pick(ex, a_not=is_x, b_in=is_d))
+    od_leg = prefer(pick(im, a_in=is_o, b_in=is_d), pick(ex, a_in=is_o, b_in=is_d))
+    hx_leg = pick(ex, a_not=is_x, b_in=is_d)  # the hub's own report of its exports to D
+    hm_leg = pick(im, a_in=is_o, b_not=is_x)  # the hub's own report of its imports from O
+    if hub_ok is not None:
+        ok_hub = member(hub_ok)
+        oh_leg = pick(oh_leg, b_in=ok_hub)
+        hd_leg = pick(hd_leg, a_in=ok_hub)
+    if len(oh_leg[0]) == 0 or len(hd_leg[0]) == 0:
+        return None, None
     # triples only at the positions the tests read: the joins below are the heavy part
     need = _needed_positions(labels, params, freq, periods)
+    cols_need = np.flatnonzero(need)
+    k = SEASON[freq]
 
-    def long(leg, name):
-        if leg.empty:
-            return pd.DataFrame(columns=["a", "b", "hs", "t", name, name + "0", "q" + name, "q" + name + "0"])
-        # anchor the panel on the full axis with two empty rows so positions agree across legs
-        anchor = pd.DataFrame({**pad, "a": ["~", "~"], "b": ["~", "~"], "hs": ["~", "~"], "v": [np.nan] * 2,
-                               "q": [np.nan] * 2})
-        out, _ = _long(pd.concat([leg, anchor], ignore_index=True), freq, lag, name)
-        return out.loc[(out["a"] != "~").to_numpy() & need[out["t"].to_numpy()]]
+    def long(leg, name, ka, kb):
+        """Trailing annual sums of a leg with the value ``lag`` periods earlier, at the needed positions, one
+        row per series (in label order) and position."""
+        key, v, q = leg
+        series, row = np.unique(key % span, return_inverse=True)
+        t = key // span
+        shape = (len(series), len(labels))
+        pv = np.full(shape, np.nan)
+        pq = np.full(shape, np.nan)
+        pv[row, t] = v
+        pq[row, t] = q
+        v = rolling_sum(pv, k)
+        q = rolling_sum(pq, k)
+        v0 = lagged(v, lag)
+        q0 = lagged(q, lag)
+        r, j = np.nonzero(np.isfinite(v[:, cols_need]))
+        c = cols_need[j]
+        s = series[r]
+        return pd.DataFrame({ka: s // (nv * nh), kb: (s // nh) % nv, "hs": s % nh, "t": c, name: v[r, c],
+                             name + "0": v0[r, c], "q" + name: q[r, c], "q" + name + "0": q0[r, c]})
 
-    oh = long(oh_leg, "oh").rename(columns={"a": "o", "b": "h"})
-    hd = long(hd_leg, "hd").rename(columns={"a": "h", "b": "d"})
-    od = long(od_leg, "od").rename(columns={"a": "o", "b": "d"})
-    hx = long(hx_leg, "hx").rename(columns={"a": "h", "b": "d"})
-    hm = long(hm_leg, "hm").rename(columns={"a": "o", "b": "h"})
-    # integer-coded keys for the joins
-    codes = pd.Index(sorted(set(np.concatenate([pd.unique(fr[c]) for fr, c in (
-        (oh, "o"), (oh, "h"), (hd, "h"), (hd, "d"), (od, "o"), (od, "d"))]).tolist())))
-    hs_codes = pd.Index(sorted(set(np.concatenate([pd.unique(oh["hs"]), pd.unique(hd["hs"])]).tolist())))
-    for fr, cs in ((oh, ("o", "h")), (hd, ("h", "d")), (od, ("o", "d")), (hx, ("h", "d")), (hm, ("o", "h"))):
-        for c in cs:
-            fr[c] = codes.get_indexer(fr[c])
-        fr["hs"] = hs_codes.get_indexer(fr["hs"])
+    oh = long(oh_leg, "oh", "o", "h")
+    hd = long(hd_leg, "hd", "h", "d")
+    od = long(od_leg, "od", "o", "d")
+    hx = long(hx_leg, "hx", "h", "d")
+    hm = long(hm_leg, "hm", "o", "h")
     tr = oh.merge(hd, on=["h", "hs", "t"], how="inner")
     tr = tr.merge(od, on=["o", "d", "hs", "t"], how="left")
     tr = tr.merge(hx, on=["h", "d", "hs", "t"], how="left")
     tr = tr.merge(hm, on=["o", "h", "hs", "t"], how="left")
     tr = tr.loc[tr["o"] != tr["h"]].reset_index(drop=True)
+    codes = pd.Index(names)
+    hs_codes = pd.Index(hs_names)
+    # integer groups of the cross-sectional z (destination and product level; with the period)
+    d_num = tr["d"].to_numpy()
     for c in ("o", "h", "d"):
         tr[c] = codes[tr[c].to_numpy()]
     tr["hs"] = hs_codes[tr["hs"].to_numpy()]
     tr["level"] = np.where(tr["hs"] == "TOTAL", "TOTAL", "HS" + tr["hs"].str.len().astype(str))
     tr["period"] = [labels[t] for t in tr["t"].to_numpy()]
+    lv, lv_u = pd.factorize(tr["level"])
+    tr["zg_dl"] = d_num * max(len(lv_u), 1) + lv
+    tr["zg"] = tr["t"].to_numpy() * (nv * max(len(lv_u), 1)) + tr["zg_dl"].to_numpy()
     for c in ("oh", "oh0", "hd", "hd0", "od", "od0", "hx", "hx0", "hm", "hm0",
               "qoh", "qoh0", "qhd", "qhd0", "qod", "qod0", "qhx", "qhx0", "qhm", "qhm0"):
         if c in tr:
@@ -342,7 +447,7 @@ def _pass_through(tr, params, labels, freq, test):
     finite = np.isfinite(x)
     z = np.full(len(tr), np.nan)
     if finite.any():
-        grp = (tr["period"] + "|" + tr["d"] + "|" + tr["level"]).to_numpy()
+        grp = tr["zg"].to_numpy()  # period, destination and product level
         zz, _, _ = robust_cross_z(x[finite], grp[finite], params.share_floor)
         z[finite] = zz
     rising = (tr["oh"] > tr["oh0"]).to_numpy() & (tr["hd"] > tr["hd0"]).to_numpy()
@@ -377,7 +482,7 @@ def _comovement(tr, params, labels, freq, test):
     finite = np.isfinite(m) & (hub_share >= params.min_hub_share)
     z = np.full(len(tr), np.nan)
     if finite.any():
-        grp = (tr["period"] + "|" + tr["d"] + "|" + tr["level"]).to_numpy()
+        grp = tr["zg"].to_numpy()  # period, destination and product level
         zz, _, _ = robust_cross_z(m[finite], grp[finite], params.growth_floor)
         z[finite] = zz
     sel = np.isfinite(z) & (z >= params.min_score) & (m > 0) & test[tr["t"]]
@@ -419,7 +524,7 @@ def _share_shift(tr, params, labels, freq, test):
         if not fin.any():
             continue
         z = np.full(len(j), np.nan)
-        grp = (j["d"] + "|" + j["level"]).to_numpy()
+        grp = j["zg_dl"].to_numpy()  # destination and product level
         z[fin], _, _ = robust_cross_z(ds[fin], grp[fin], params.share_floor)
         sel = np.isfinite(z) & (z >= params.min_score) & (ds > 0) & bool(test[t_post])
         if not sel.any():
@@ -486,7 +591,7 @@ def _origin_washing(tr, params, labels, freq, test):
     fin = np.isfinite(dw) & (hub_share >= params.min_hub_share)
     z = np.full(len(tr), np.nan)
     if fin.any():
-        grp = (tr["period"] + "|" + tr["d"] + "|" + tr["level"]).to_numpy()
+        grp = tr["zg"].to_numpy()  # period, destination and product level
         z[fin], _, _ = robust_cross_z(dw[fin], grp[fin], params.growth_floor)
     sel = np.isfinite(z) & (z >= params.min_score) & (w > 0) & test[tr["t"]]
     if not sel.any():
@@ -586,22 +691,32 @@ def run(flows: pd.DataFrame, *, params: EntrepotParams | None = None, periods: l
     """Entrepôt rerouting signals for the ``periods`` under test (all when ``None``); ``mirror_gaps`` is accepted
     and not needed (the check reads both sides of each leg itself)."""
     params = params or EntrepotParams()
-    df, led = usable_flows(flows, params.include_estimated, CHECK)
+    usable, led = _usable(flows, params.include_estimated)
+    # period labels numbered once; frequencies and reach decided on the distinct labels
+    pcodes, puniq = pd.factorize(flows["period"].astype("str"))
+    label_codes, label_of = pd.factorize(pd.Series(puniq, dtype="str"))  # (one label per distinct string)
+    label_of = np.asarray(label_of, dtype=object)
+    pcodes = np.where(pcodes >= 0, np.append(label_codes, -1)[pcodes], -1)
+    seen = np.zeros(len(label_of), dtype=bool)
+    seen[np.unique(pcodes[usable & (pcodes >= 0)])] = True
+    present = pd.DataFrame({"period": pd.Series(label_of[seen], dtype="str")})
     out = []
     tables = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for freq, part in split_frequencies(df).items():
+        for freq, part_labels in split_frequencies(present).items():
             # a period under test reads the trailing annual sum ``lag`` periods back, and the share shift the
             # period before a tariff event up to ``event_window`` periods earlier (its post-event period is capped
             # at the end of the data, so the rows that far after the periods under test are kept too)
             reach = {freq: params.lag[freq] + SEASON[freq] + params.event_window[freq] + 1}
-            tr, labels = _triples(within_reach(part, periods, reach, {freq: params.event_window[freq]}), params,
-                                  freq, periods)
+            near = within_reach(part_labels, periods, reach, {freq: params.event_window[freq]})
+            in_reach = np.append(pd.Index(label_of).isin(near["period"]), False)
+            tr, labels = _triples(flows, usable & in_reach[pcodes], label_of, pcodes, params, freq, periods)
             if tr is None or tr.empty:
                 led.notes.append(f"entrepot: no origin -> hub -> destination legs at frequency {freq}")
                 if "hub_share" in params.signals:
-                    hs_found = _hub_share(part, params, periods)
+                    of_freq = np.append(pd.Index(label_of).isin(part_labels["period"]), False)
+                    hs_found = _hub_share(flows.loc[usable & of_freq[pcodes]], params, periods)
                     if hs_found is not None:
                         led.notes.append("entrepot: destination-side data only; the cross-sectional hub_share "
                                          "screen was run instead")
