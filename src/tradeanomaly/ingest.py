@@ -1,7 +1,7 @@
 """Streaming ingest of bulk files into Parquet partitioned by period, restartable, with one ledger.
 
 :func:`ingest_partitioned` reads each input file chunk by chunk with its reader's ``iter_chunks`` (canonical,
-BACI; a reader without it is read whole with :func:`~tradeanomaly.sources.read_source`), and writes every chunk
+BACI, Comtrade; a reader without it is read whole with :func:`~tradeanomaly.sources.read_source`), and writes every chunk
 at once, so memory holds one chunk (plus 8 bytes per kept row for the duplicate check below). Layout::
 
     OUT/flows/period=2019/part-<file hash>-<chunk>.parquet   the flows columns except ``period`` (hive layout)

@@ -31,6 +31,15 @@ when given (the reporter values imports FOB, valuation FOB), else ``primaryValue
 ``fobvalue`` when given, else ``primaryValue`` (FOB). Quantity: ``netWgt`` (kg) when positive, else ``qty`` with
 ``qtyUnitAbbr``. Comtrade flags estimates per quantity field (``isQtyEstimated``, ``isNetWgtEstimated``; the
 legacy ``Flag`` 2/4/6) while the trade value itself is as reported, so ``estimated`` is False for every row.
+
+Streaming: :func:`iter_chunks` reads one file ``chunk_rows`` records at a time (CSV and tab-separated bulk files,
+``.gz`` or not, and legacy exports, with the same pandas parser options as the whole read), so
+``tradeanomaly ingest --partitioned --source comtrade`` holds one chunk in memory. Every row is decided as in
+:func:`read_one`: a country code met again in a later chunk resolves as it did the first time, and the notes
+about the whole file (restored leading zeros, SITC records) are written once, in the ledger of the last chunk.
+Duplicates are set aside within a chunk; the ingest sets aside those across chunks. A JSON API response cannot
+be parsed in pieces; it is loaded at once (the API returns at most a few hundred thousand records) and cut into
+chunks.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -45,7 +55,7 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import HS_RE, Ledger
-from .base import NA_VALUES, ReadResult, finish_flows, parse_numbers, read_text_table
+from .base import NA_VALUES, ReadResult, detect_encoding, finish_flows, parse_numbers, read_text_table
 
 SOURCE = "comtrade"
 
@@ -184,8 +194,12 @@ def _text(df: pd.DataFrame, col: str) -> pd.Series:
 
 def _code_is_zero(s: pd.Series) -> pd.Series:
     """Empty, 0 or 0.0 mean "no breakdown"."""
-    num = pd.to_numeric(s.where(s != ""), errors="coerce")
-    return (s == "") | (num == 0)
+    plain = (s == "") | (s == "0")  # nearly every record: only the other spellings are parsed
+    other = ~plain
+    if not other.any():
+        return plain
+    num = pd.to_numeric(s[other], errors="coerce")
+    return plain | (num == 0).reindex(s.index, fill_value=False)
 
 
 def _periods(df: pd.DataFrame, path: Path) -> pd.Series:
@@ -217,28 +231,37 @@ def _flows(df: pd.DataFrame) -> pd.Series:
     return flow
 
 
-def _resolve(codes: pd.Series, isos: pd.Series) -> pd.DataFrame:
-    """ISO3 and kind for Comtrade numeric codes, falling back to the ISO column where the code is unknown."""
+def _resolve(codes: pd.Series, isos: pd.Series, cache: dict | None = None) -> pd.DataFrame:
+    """ISO3 and kind for Comtrade numeric codes, falling back to the ISO column where the code is unknown.
+
+    A code resolves once, with the ISO of its first row; ``cache`` (key -> (iso3, kind)) carries that across
+    the chunks of one file, so a chunked read resolves every row as the whole read does.
+    """
     from ..codes.countries import resolve_countries
 
+    cache = {} if cache is None else cache
     key = codes.where(codes != "", "iso:" + isos)
-    uniq = pd.DataFrame({"code": codes, "iso": isos, "key": key}).drop_duplicates("key").reset_index(drop=True)
-    res = pd.DataFrame({"iso3": "", "kind": "unknown"}, index=uniq.index)
-    has_code = uniq["code"] != ""
-    if has_code.any():
-        r = resolve_countries(uniq.loc[has_code, "code"].reset_index(drop=True), system="comtrade")
-        res.loc[has_code, ["iso3", "kind"]] = r[["iso3", "kind"]].to_numpy()
-    retry = (res["kind"] == "unknown") & (uniq["iso"] != "")
-    if retry.any():
-        r = resolve_countries(uniq.loc[retry, "iso"].reset_index(drop=True), system="auto")
-        res.loc[retry, ["iso3", "kind"]] = r[["iso3", "kind"]].to_numpy()
-    res.index = uniq["key"]
+    uniq = pd.DataFrame({"code": codes, "iso": isos, "key": key}).drop_duplicates("key")
+    uniq = uniq.loc[~uniq["key"].isin(list(cache))].reset_index(drop=True)
+    if len(uniq):
+        res = pd.DataFrame({"iso3": "", "kind": "unknown"}, index=uniq.index)
+        has_code = uniq["code"] != ""
+        if has_code.any():
+            r = resolve_countries(uniq.loc[has_code, "code"].reset_index(drop=True), system="comtrade")
+            res.loc[has_code, ["iso3", "kind"]] = r[["iso3", "kind"]].to_numpy()
+        retry = (res["kind"] == "unknown") & (uniq["iso"] != "")
+        if retry.any():
+            r = resolve_countries(uniq.loc[retry, "iso"].reset_index(drop=True), system="auto")
+            res.loc[retry, ["iso3", "kind"]] = r[["iso3", "kind"]].to_numpy()
+        cache.update(zip(uniq["key"], zip(res["iso3"], res["kind"])))
+    needed = pd.unique(key)
+    res = pd.DataFrame([cache[k] for k in needed], columns=["iso3", "kind"], index=needed)
     out = res.reindex(key.to_numpy())
     out.index = codes.index
     return out.astype("str")
 
 
-def _product_codes(df: pd.DataFrame, cls: pd.Series, is_hs: pd.Series, ledger: Ledger) -> pd.Series:
+def _product_codes(df: pd.DataFrame, cls: pd.Series, is_hs: pd.Series, state: "_FileState") -> pd.Series:
     cmd = _text(df, "cmdCode")
     cmd = cmd.where(cmd.str.upper() != "TOTAL", "TOTAL")
     # a trailing ".0" comes from a spreadsheet that stored the code as a number
@@ -250,9 +273,9 @@ def _product_codes(df: pd.DataFrame, cls: pd.Series, is_hs: pd.Series, ledger: L
         restored = normalise_hs(cmd[lost]).astype("str")
         cmd = cmd.copy()
         cmd.loc[lost] = restored.to_numpy()
-        ledger.notes.append(
-            f"{int(lost.sum())} cmdCode value(s) had lost their leading zero (read as numbers) and were restored, "
-            f"e.g. {df.loc[lost, 'cmdCode'].iloc[0]} -> {cmd[lost].iloc[0]}")
+        if state.lost == 0:
+            state.lost_example = f"{df.loc[lost, 'cmdCode'].iloc[0]} -> {cmd[lost].iloc[0]}"
+        state.lost += int(lost.sum())
     return cmd
 
 
@@ -286,28 +309,62 @@ def _choose_quantity(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 # Reading
 # ------------------------------------------------------------------------------------------------------------
 
-def read_one(path: Path, *, allow_sitc: bool = False) -> ReadResult:
-    """Read one Comtrade file; see the module docstring."""
-    path = Path(path)
-    df = load_records(path)
-    ledger = Ledger(stage=f"read:{SOURCE}", rows_in=len(df), inputs=[path.name])
-    has_period = "period" in df.columns or "refYear" in df.columns
-    missing = [c for c, ok in (("reporterCode/reporterISO", "reporterCode" in df or "reporterISO" in df),
-                               ("partnerCode/partnerISO", "partnerCode" in df or "partnerISO" in df),
-                               ("flowCode", any(c in df for c in ("flowCode", "legacyFlowCode", "flowDesc"))),
-                               ("cmdCode", "cmdCode" in df),
-                               ("primaryValue", any(c in df for c in ("primaryValue", "cifvalue", "fobvalue"))),
+class _FileState:
+    """What the chunks of one file share: the resolved country codes and the facts behind the file's notes."""
+
+    def __init__(self, allow_sitc: bool):
+        self.allow_sitc = allow_sitc
+        self.reporters: dict = {}
+        self.partners: dict = {}
+        self.any_dropped_cls = False   # a record of a classification not analysed
+        self.any_sitc = False          # a SITC record (after the flow filter)
+        self.sitc_kept = 0
+        self.no_cls_field = False
+        self.lost = 0                  # cmdCode values whose leading zero was restored
+        self.lost_example = ""
+
+    def notes(self) -> list[str]:
+        """The file's notes, in the order the whole read writes them."""
+        notes = []
+        if self.any_dropped_cls and self.any_sitc and not self.allow_sitc:
+            notes.append("SITC records are set aside as non_hs_classification; pass allow_sitc=True "
+                         "(--option allow_sitc=true) to analyse them with the SITC code in `hs`")
+        if self.allow_sitc and self.sitc_kept:
+            notes.append(f"{self.sitc_kept} SITC record(s) kept with the SITC code in `hs` "
+                         "(allow_sitc=True); they are not HS codes")
+        if self.no_cls_field:
+            notes.append("no classificationCode field: product codes were taken to be HS")
+        if self.lost:
+            notes.append(f"{self.lost} cmdCode value(s) had lost their leading zero (read as numbers) and were "
+                         f"restored, e.g. {self.lost_example}")
+        return notes
+
+
+def _check_fields(columns, path: Path, header: list[str] | None) -> None:
+    cols = set(columns)
+    has_period = "period" in cols or "refYear" in cols
+    missing = [c for c, ok in (("reporterCode/reporterISO", "reporterCode" in cols or "reporterISO" in cols),
+                               ("partnerCode/partnerISO", "partnerCode" in cols or "partnerISO" in cols),
+                               ("flowCode", any(c in cols for c in ("flowCode", "legacyFlowCode", "flowDesc"))),
+                               ("cmdCode", "cmdCode" in cols),
+                               ("primaryValue", any(c in cols for c in ("primaryValue", "cifvalue", "fobvalue"))),
                                ("period/refYear", has_period)) if not ok]
     if missing:
-        have = ", ".join(df.attrs.get("header") or list(df.columns))[:400]
+        have = ", ".join(header or list(columns))[:400]
         raise SourceFormatError(f"missing Comtrade field(s) {', '.join(missing)}; the file has: {have}. "
                                 + FIX_COLUMNS, path=path)
-    if len(df) == 0:
-        ledger.check()
-        res = finish_flows(pd.DataFrame(columns=["period", "reporter", "partner", "flow", "hs", "value_usd"]),
-                           ledger, SOURCE)
-        return res
 
+
+def _empty(ledger: Ledger) -> ReadResult:
+    ledger.check()
+    return finish_flows(pd.DataFrame(columns=["period", "reporter", "partner", "flow", "hs", "value_usd"]),
+                        ledger, SOURCE)
+
+
+def _reduce(df: pd.DataFrame, path: Path, ledger: Ledger, state: _FileState) -> ReadResult:
+    """Records (text columns named as Comtrade Plus fields) -> flows; set-asides go to ``ledger``, notes to
+    ``state``. Each row is decided on its own (or through ``state``), so chunks give the rows of the whole."""
+    allow_sitc = state.allow_sitc
     second = ~_code_is_zero(_text(df, "partner2Code"))
     df = ledger.set_aside(df, second.to_numpy(), "second_partner_breakdown")
     mode = ~_code_is_zero(_text(df, "motCode"))
@@ -323,24 +380,22 @@ def read_one(path: Path, *, allow_sitc: bool = False) -> ReadResult:
     is_hs = (cls == "") | cls.str.startswith("H")
     is_sitc = cls.isin(SITC_CLASSIFICATIONS)
     keep_cls = is_hs | (is_sitc if allow_sitc else False)
-    if (~keep_cls).any() and is_sitc.any() and not allow_sitc:
-        ledger.notes.append("SITC records are set aside as non_hs_classification; pass allow_sitc=True "
-                            "(--option allow_sitc=true) to analyse them with the SITC code in `hs`")
+    state.any_dropped_cls |= bool((~keep_cls).any())
+    state.any_sitc |= bool(is_sitc.any())
     df = ledger.set_aside(df, (~keep_cls).to_numpy(), "non_hs_classification")
     flow, cls, is_hs = flow.loc[df.index], cls.loc[df.index], is_hs.loc[df.index]
-    if allow_sitc and (~is_hs).any():
-        ledger.notes.append(f"{int((~is_hs).sum())} SITC record(s) kept with the SITC code in `hs` "
-                            "(allow_sitc=True); they are not HS codes")
+    if allow_sitc:
+        state.sitc_kept += int((~is_hs).sum())
     if "classificationCode" not in df.columns:
-        ledger.notes.append("no classificationCode field: product codes were taken to be HS")
+        state.no_cls_field = True
 
-    hs = _product_codes(df, cls, is_hs, ledger)
+    hs = _product_codes(df, cls, is_hs, state)
     bad_hs = ~hs.str.match(HS_RE)
     df = ledger.set_aside(df, bad_hs.to_numpy(), "bad_product_code")
     flow, hs = flow.loc[df.index], hs.loc[df.index]
 
-    rep = _resolve(_text(df, "reporterCode"), _text(df, "reporterISO").str.upper())
-    par = _resolve(_text(df, "partnerCode"), _text(df, "partnerISO").str.upper())
+    rep = _resolve(_text(df, "reporterCode"), _text(df, "reporterISO").str.upper(), state.reporters)
+    par = _resolve(_text(df, "partnerCode"), _text(df, "partnerISO").str.upper(), state.partners)
     bad_reporter = rep["kind"].isin(["world", "nes", "aggregate"])
     df = ledger.set_aside(df, bad_reporter.to_numpy(), "aggregate_reporter")
     keep = df.index
@@ -366,6 +421,114 @@ def read_one(path: Path, *, allow_sitc: bool = False) -> ReadResult:
         "source": SOURCE,
     }, index=keep)
     return finish_flows(out, ledger, SOURCE, where=f"{path.name}: comtrade reader output")
+
+
+def read_one(path: Path, *, allow_sitc: bool = False) -> ReadResult:
+    """Read one Comtrade file; see the module docstring."""
+    path = Path(path)
+    df = load_records(path)
+    ledger = Ledger(stage=f"read:{SOURCE}", rows_in=len(df), inputs=[path.name])
+    _check_fields(df.columns, path, df.attrs.get("header"))
+    if len(df) == 0:
+        return _empty(ledger)
+    state = _FileState(allow_sitc)
+    res = _reduce(df, path, ledger, state)
+    ledger.notes += state.notes()
+    return res
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Streaming
+# ------------------------------------------------------------------------------------------------------------
+
+DEFAULT_CHUNK_ROWS = 500_000
+
+
+def _record_chunks(path: Path, chunk_rows: int) -> tuple[list[str], list[str] | None, Iterator[pd.DataFrame]]:
+    """``(columns, header, chunks)`` of one file: the field names (as :func:`load_records` names them), the file's
+    own header line, and the records ``chunk_rows`` at a time (text columns, as :func:`load_records` reads them)."""
+    if not path.exists():
+        raise SourceFormatError("file not found", path=path)
+    if path.stat().st_size == 0:
+        raise SourceFormatError("the file is empty: nothing to read", path=path)
+
+    def named(df: pd.DataFrame) -> pd.DataFrame:
+        df.columns = [str(c).strip() for c in df.columns]
+        if any(c in df.columns for c in ("Trade Value (US$)", "Commodity Code", "Reporter Code")):
+            df = df.rename(columns=LEGACY_COLUMNS)
+        return df
+
+    if _is_json(path):
+        whole = load_records(path)
+
+        def slices() -> Iterator[pd.DataFrame]:
+            for start in range(0, len(whole), chunk_rows):
+                yield whole.iloc[start:start + chunk_rows]
+        return list(whole.columns), None, slices()
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            first = fh.readline()
+    except OSError as exc:
+        raise SourceFormatError(f"cannot read the file ({exc})", path=path) from exc
+    sep = "\t" if first.count(b"\t") > first.count(b",") else ","
+    header = [h.strip().strip('"') for h in first.decode("utf-8-sig", errors="replace").strip().split(sep)]
+    wanted = set(USED) | set(LEGACY_COLUMNS)
+    usecols = lambda c: str(c).strip() in wanted  # noqa: E731
+    columns = list(named(read_text_table(path, sep=sep, usecols=usecols, nrows=0)).columns)
+    # the options of base.read_text_table (every field as text, the same missing-value spellings), in chunks
+    enc = detect_encoding(path)
+    opts = dict(sep=sep, dtype=str, keep_default_na=False, na_values=NA_VALUES, encoding=enc, usecols=usecols,
+                engine="c", skipinitialspace=True)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        start = 0
+        try:
+            with pd.read_csv(path, chunksize=chunk_rows, **opts) as reader:
+                for chunk in reader:
+                    start += len(chunk)
+                    yield named(chunk)
+        except UnicodeDecodeError as exc:
+            raise SourceFormatError(f"cannot decode the bytes as {enc} after data row {start} ({exc.reason}): "
+                                    "save the file as UTF-8", path=path, row=start + 2) from exc
+        except pd.errors.ParserError as exc:
+            raise SourceFormatError(f"not a well-formed CSV after data row {start} ({exc}); check the separator "
+                                    "and quoting", path=path, row=start + 2) from exc
+    return columns, header, chunks()
+
+
+def iter_chunks(path, chunk_rows: int = DEFAULT_CHUNK_ROWS, *, allow_sitc: bool = False,
+                **options) -> Iterator[ReadResult]:
+    """Read one Comtrade file chunk by chunk: each chunk is a finished :class:`ReadResult` with its own balanced
+    ledger (see the module docstring). Merged, the ledgers and rows equal :func:`read_one`'s once duplicates
+    across chunks are set aside (as ``tradeanomaly ingest --partitioned`` does); the file's notes are in the
+    last chunk's ledger. A file with a header and no records gives one empty chunk.
+    """
+    if options:
+        raise ConfigError(f"unknown option(s) for comtrade: {', '.join(sorted(options))} (known: allow_sitc)")
+    chunk_rows = int(chunk_rows)
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
+    path = Path(path)
+    columns, header, chunks = _record_chunks(path, chunk_rows)
+    _check_fields(columns, path, header)
+    state = _FileState(_as_bool(allow_sitc))
+    held: ReadResult | None = None  # one chunk is held back, so the notes can go to the last one
+    for df in chunks:
+        if not len(df):
+            continue
+        ledger = Ledger(stage=f"read:{SOURCE}", rows_in=len(df), inputs=[path.name])
+        res = _reduce(df, path, ledger, state)
+        del df
+        if held is not None:
+            yield held
+        held = res
+    if held is None:
+        yield _empty(Ledger(stage=f"read:{SOURCE}", rows_in=0, inputs=[path.name]))
+        return
+    held.ledger.notes += state.notes()
+    yield held
 
 
 def read(paths: list[Path], *, column_map=None, allow_sitc: bool = False, **options) -> ReadResult:
