@@ -51,9 +51,12 @@ def normalise_period(label: object) -> str | None:
 
 def normalise_periods(values: pd.Series) -> pd.Series:
     """Vectorised :func:`normalise_period` over distinct values; unparseable labels become ``""``."""
-    uniq = pd.unique(values.astype("str").fillna(""))
-    mapping = {u: (normalise_period(u) or "") for u in uniq}
-    return values.astype("str").fillna("").map(mapping).astype("str")
+    text = values.astype("str").fillna("")
+    codes, uniq = pd.factorize(text)
+    mapped = [normalise_period(u) or "" for u in uniq]
+    if all(m == u for m, u in zip(mapped, uniq)):
+        return text  # already canonical: nothing to rewrite
+    return pd.Series(np.asarray(mapped, dtype=object)[codes], index=text.index, dtype="str", name=text.name)
 
 
 def frequency(period: str) -> str:

@@ -49,6 +49,7 @@ FLOW_COLUMNS: tuple[str, ...] = tuple(c.name for c in FLOWS_SCHEMA)
 FLOW_TYPES = ("X", "M", "RX", "RM")
 VALUATIONS = ("FOB", "CIF")
 TEXT_DTYPE = "str"
+_TEXT = pd.api.types.pandas_dtype(TEXT_DTYPE)
 
 PERIOD_RE = r"^\d{4}(?:-Q[1-4]|-(?:0[1-9]|1[0-2]))?$"
 ISO3_RE = r"^[A-Z]{3}$"
@@ -69,6 +70,8 @@ def coerce_flows(df: pd.DataFrame) -> pd.DataFrame:
         if spec.dtype == "str":
             if col is None:
                 out[spec.name] = pd.Series("", index=df.index, dtype=TEXT_DTYPE)
+            elif col.dtype == _TEXT and not col.hasnans:
+                out[spec.name] = col  # already text with no missing cell
             else:
                 out[spec.name] = col.astype(TEXT_DTYPE).where(col.notna(), "")
         elif spec.dtype == "float":
@@ -78,8 +81,49 @@ def coerce_flows(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _problems_for(df: pd.DataFrame, column: str, bad: pd.Series, check: str, fix: str) -> list[dict]:
-    idx = np.flatnonzero(bad.to_numpy())
+def text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct values of a text column and where each row's value sits among them.
+
+    Returns ``(codes, uniques)``: ``codes`` (int32, one per row, ``-1`` where the cell is missing) index
+    ``uniques`` (an object array of distinct strings). A check on millions of rows then runs once per distinct
+    value (a few hundred codes) and is broadcast back by ``codes``. ``None`` when the column is not an
+    Arrow-backed text column (the callers then use the row-by-row path).
+    """
+    dtype = series.dtype
+    if not isinstance(dtype, pd.StringDtype) or dtype.storage != "pyarrow":
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data = series.array.__arrow_array__()
+    if isinstance(data, pa.ChunkedArray):
+        if data.num_chunks == 0:
+            return np.zeros(0, dtype=np.int32), np.array([], dtype=object)
+        enc = pc.dictionary_encode(data).combine_chunks() if data.num_chunks > 1 else \
+            pc.dictionary_encode(data.chunk(0))
+    else:
+        enc = pc.dictionary_encode(data)
+    indices = enc.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    codes = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    uniques = np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    return codes, uniques
+
+
+def by_value(coded: tuple[np.ndarray, np.ndarray], fn, missing: str = "") -> np.ndarray:
+    """``fn`` (a text Series -> boolean Series) evaluated once per distinct value and broadcast to the rows.
+
+    Missing cells are evaluated as the text ``missing``.
+    """
+    codes, uniques = coded
+    values = pd.Series(np.append(uniques, np.array([missing], dtype=object)), dtype=TEXT_DTYPE)
+    per_value = np.asarray(fn(values), dtype=bool)
+    return per_value[codes]  # code -1 takes the last entry: the missing text
+
+
+def _problems_for(df: pd.DataFrame, column: str, bad, check: str, fix: str) -> list[dict]:
+    idx = np.flatnonzero(np.asarray(bad, dtype=bool))
     if len(idx) == 0:
         return []
     return [{
@@ -92,10 +136,11 @@ def _problems_for(df: pd.DataFrame, column: str, bad: pd.Series, check: str, fix
     }]
 
 
-def flows_failures(df: pd.DataFrame) -> pd.DataFrame:
+def flows_failures(df: pd.DataFrame, codes: dict | None = None) -> pd.DataFrame:
     """Every contract violation of a flows table, one row per (column, check), with rows and a fix.
 
-    Row numbers are 0-based positions in ``df``.
+    Row numbers are 0-based positions in ``df``. ``codes`` may give :func:`text_codes` of some columns already
+    computed by the caller (for the rows of ``df`` as they are).
     """
     problems: list[dict] = []
     missing = [c for c in FLOW_COLUMNS if c not in df.columns]
@@ -107,30 +152,38 @@ def flows_failures(df: pd.DataFrame) -> pd.DataFrame:
     for c in extra:
         problems.append({"column": c, "check": "unexpected", "n_rows": 0, "rows": [], "examples": [],
                          "fix": f"drop column `{c}` or map it with a column map (--source table --map ...)"})
+    codes = dict(codes or {})
 
     def text(c: str) -> pd.Series:
         return df[c].astype(TEXT_DTYPE).fillna("")
 
+    def bad_text(c: str, fn) -> np.ndarray:
+        """``fn`` on the text of column ``c`` (missing as ""), once per distinct value when it can be."""
+        if c not in codes:
+            codes[c] = text_codes(df[c])
+        if codes[c] is None:
+            return np.asarray(fn(text(c)), dtype=bool)
+        return by_value(codes[c], fn, "")
+
     if "period" in df:
-        s = text("period")
-        problems += _problems_for(df, "period", ~s.str.match(PERIOD_RE), "format",
+        problems += _problems_for(df, "period", bad_text("period", lambda s: ~s.str.match(PERIOD_RE)), "format",
                                   "write periods as YYYY, YYYY-Qn or YYYY-MM")
     for c in ("reporter", "partner"):
         if c in df:
-            problems += _problems_for(df, c, ~text(c).str.match(ISO3_RE), "iso3",
+            problems += _problems_for(df, c, bad_text(c, lambda s: ~s.str.match(ISO3_RE)), "iso3",
                                       f"write `{c}` as an ISO 3166-1 alpha-3 code (WLD/NES for aggregates)")
     if "region" in df:
-        problems += _problems_for(df, "region", ~text("region").str.match(REGION_RE), "iso3166-2",
-                                  "write regions as ISO 3166-2 codes (CN-GD) or leave them empty")
+        problems += _problems_for(df, "region", bad_text("region", lambda s: ~s.str.match(REGION_RE)),
+                                  "iso3166-2", "write regions as ISO 3166-2 codes (CN-GD) or leave them empty")
     if "flow" in df:
-        problems += _problems_for(df, "flow", ~text("flow").isin(FLOW_TYPES), "allowed",
+        problems += _problems_for(df, "flow", bad_text("flow", lambda s: ~s.isin(FLOW_TYPES)), "allowed",
                                   "use X, M, RX or RM")
     if "hs" in df:
-        problems += _problems_for(df, "hs", ~text("hs").str.match(HS_RE), "format",
+        problems += _problems_for(df, "hs", bad_text("hs", lambda s: ~s.str.match(HS_RE)), "format",
                                   "write HS codes as text with leading zeros (2, 4, 6, 8 or 10 digits) or TOTAL")
     if "valuation" in df:
-        problems += _problems_for(df, "valuation", ~text("valuation").isin(VALUATIONS), "allowed",
-                                  "use FOB or CIF")
+        problems += _problems_for(df, "valuation", bad_text("valuation", lambda s: ~s.isin(VALUATIONS)),
+                                  "allowed", "use FOB or CIF")
     if "value_usd" in df:
         v = pd.to_numeric(df["value_usd"], errors="coerce")
         problems += _problems_for(df, "value_usd", v.isna(), "numeric",
@@ -151,7 +204,8 @@ def flows_failures(df: pd.DataFrame) -> pd.DataFrame:
         ok = e.isin([True, False]) if e.dtype != bool else pd.Series(True, index=df.index)
         problems += _problems_for(df, "estimated", ~ok, "bool", "use true/false")
     if "source" in df:
-        problems += _problems_for(df, "source", text("source") == "", "present", "name the source of each row")
+        problems += _problems_for(df, "source", bad_text("source", lambda s: s == ""), "present",
+                                  "name the source of each row")
     return pd.DataFrame(problems, columns=["column", "check", "n_rows", "rows", "examples", "fix"])
 
 

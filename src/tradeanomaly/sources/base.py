@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SourceFormatError
-from ..schema import (FLOW_COLUMNS, FLOW_TYPES, HS_RE, ISO3_RE, PERIOD_RE, Ledger, SchemaError, coerce_flows,
-                      describe_failures, flows_failures)
+from ..schema import (FLOW_COLUMNS, FLOW_TYPES, FLOWS_SCHEMA, HS_RE, ISO3_RE, PERIOD_RE, TEXT_DTYPE, Ledger,
+                      SchemaError, by_value, coerce_flows, describe_failures, flows_failures, text_codes)
 
 #: Only these strings mean "missing" when reading text; "NA" (Namibia) and "" codes survive as text.
 NA_VALUES = ["", "#N/A", "N/A", "NaN", "nan", "NULL", "null", "..", "...", "-", "--", "n.a.", "None"]
@@ -168,53 +168,199 @@ def _arrow_floats(s: pd.Series, missing: pd.Series) -> pd.Series | None:
     return pd.Series(out, index=s.index, dtype="float64")
 
 
+_TEXT_COLUMNS = tuple(c.name for c in FLOWS_SCHEMA if c.dtype == "str")
+
+
+def take_text(values: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """A text Series whose row ``i`` is ``values[codes[i]]`` (missing where the code is -1), built by Arrow."""
+    import pyarrow as pa
+
+    arr = pa.array(list(values), type=pa.large_string())
+    idx = pa.array(codes, mask=codes < 0) if (codes < 0).any() else pa.array(codes)
+    out = pd.arrays.ArrowStringArray(arr.take(idx), dtype=pd.api.types.pandas_dtype(TEXT_DTYPE))
+    return pd.Series(out, index=index, copy=False)
+
+
+class CodedFrame:
+    """A frame and the distinct values of its text columns (:func:`~tradeanomaly.schema.text_codes`), kept in
+    step as rows are set aside, so checks on millions of rows run once per distinct value."""
+
+    def __init__(self, df: pd.DataFrame, codes: dict | None = None):
+        self.df = df
+        self._codes: dict = dict(codes or {})
+
+    def codes(self, c: str):
+        if c not in self._codes:
+            self._codes[c] = text_codes(self.df[c])
+        return self._codes[c]
+
+    def set(self, c: str, values, codes=None) -> None:
+        self.df[c] = values
+        if codes is None:
+            self._codes.pop(c, None)
+        else:
+            self._codes[c] = codes
+
+    def bad(self, c: str, fn, slow, missing="") -> np.ndarray:
+        """``fn`` over the distinct texts of ``c`` (missing cells as ``missing``), else ``slow(column)``."""
+        coded = self.codes(c)
+        if coded is None:
+            return np.asarray(slow(self.df[c]), dtype=bool)
+        return by_value(coded, fn, missing)
+
+    def map_text(self, c: str, fn, missing="") -> bool:
+        """Replace column ``c`` (Arrow text) by ``fn`` applied per distinct value (missing cells as ``missing``).
+
+        Returns False (and changes nothing) when ``c`` is not an Arrow text column.
+        """
+        coded = self.codes(c)
+        if coded is None:
+            return False
+        codes, uniques = coded
+        before = np.append(uniques, np.array([missing], dtype=object))
+        after = fn(pd.Series(before, dtype=TEXT_DTYPE)).to_numpy(dtype=object)
+        if not (codes < 0).any() and all(a == b for a, b in zip(after[:-1], uniques)):
+            return True  # nothing changes
+        new_of_old, new_uniques = pd.factorize(after)
+        new_codes = new_of_old[codes].astype(np.int32)
+        self.set(c, take_text(new_uniques, new_codes, self.df.index), (new_codes, new_uniques))
+        return True
+
+    def set_aside(self, ledger: Ledger, mask, reason: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        self.df = ledger.set_aside(self.df, mask, reason)
+        keep = ~mask
+        self._codes = {c: None if v is None else (v[0][keep], v[1]) for c, v in self._codes.items()}
+
+    def coerced(self) -> None:
+        """Follow :func:`coerce_flows` (missing text becomes "") on the codes of the text columns."""
+        df = coerce_flows(self.df)
+        codes = {}
+        for c, v in self._codes.items():
+            if v is None or c not in _TEXT_COLUMNS:
+                continue
+            k, u = v
+            if (k < 0).any():
+                new_of_old, u = pd.factorize(np.append(u, np.array([""], dtype=object)))
+                k = new_of_old[k].astype(np.int32)
+            codes[c] = (k, u)
+        self.df, self._codes = df, codes
+
+    def key_codes(self, columns) -> dict:
+        return {c: self.codes(c) for c in columns}
+
+
+def duplicated_keys(columns) -> np.ndarray:
+    """Rows whose key repeats an earlier row's (``keep="first"``), from per-column ``(codes, n_distinct)``.
+
+    Equal codes mean equal values (-1, missing, equals -1); the codes are combined into one integer per row,
+    re-numbered when the product of the column sizes would overflow, so the test is one integer hash.
+    """
+    key, card = None, 1
+    for codes, size in columns:
+        size = int(size) + 1
+        codes = np.asarray(codes).astype(np.int64) + 1
+        if key is None:
+            key, card = codes, size
+            continue
+        if card * size >= 2 ** 62:
+            key, uniq = pd.factorize(key)
+            key, card = key.astype(np.int64), max(len(uniq), 1)
+        key = key * size + codes
+        card *= size
+    if key is None:
+        return np.zeros(0, dtype=bool)
+    # pandas hashes integers almost as they are, and combined codes collide in its table: scatter the bits
+    # first (multiplying by an odd number is one-to-one on 64-bit integers, so equal keys stay equal)
+    key = (key.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)).view(np.int64)
+    return pd.Series(key, copy=False).duplicated(keep="first").to_numpy()
+
+
+def duplicated_rows(df: pd.DataFrame, columns, codes: dict | None = None) -> np.ndarray:
+    """``df.duplicated(columns, keep="first")`` on integer codes of the columns (text hashed once per column)."""
+    codes = dict(codes or {})
+    cols = []
+    for c in columns:
+        v = codes.get(c)
+        if v is None:
+            v = text_codes(df[c])
+        if v is None:
+            k, u = pd.factorize(df[c], use_na_sentinel=True)
+            v = (k, u)
+        cols.append((v[0], len(v[1])))
+    return duplicated_keys(cols)
+
+
+def _same_rows(values: pd.Series, df: pd.DataFrame) -> pd.Series:
+    """``values`` for the rows of ``df`` (a subset of its rows, in order): no lookup when none were removed."""
+    return values if len(values) == len(df) else values.loc[df.index]
+
+
 def finish_flows(df: pd.DataFrame, ledger: Ledger, source: str, *, where: str = "") -> ReadResult:
     """The common last steps of every reader; see the module docstring.
 
     ``df`` must have the flows columns (``value_usd`` and ``quantity`` may be text); rows whose ``reporter`` or
     ``partner`` is ``""`` are unknown countries.
     """
-    df = df.copy()
+    return finish_coded(CodedFrame(df.copy()), ledger, source, where=where)
+
+
+def finish_coded(cf: CodedFrame, ledger: Ledger, source: str, *, where: str = "") -> ReadResult:
+    """:func:`finish_flows` on a :class:`CodedFrame` (whose frame it may change); ``cf`` keeps the codes of the
+    result's text columns, for callers that de-duplicate across chunks."""
+    df = cf.df
     for c in FLOW_COLUMNS:
         if c not in df.columns:
             if c in ("quantity",):
-                df[c] = np.nan
+                cf.set(c, np.nan)
             elif c == "estimated":
-                df[c] = False
+                cf.set(c, False)
             elif c == "source":
-                df[c] = source
+                cf.set(c, source)
             elif c == "valuation":
-                df[c] = np.where(df["flow"].astype(str).isin(["M", "RM"]), "CIF", "FOB")
+                cf.set(c, np.where(df["flow"].astype(str).isin(["M", "RM"]), "CIF", "FOB"))
             else:
-                df[c] = ""
-    values, missing, non_numeric = parse_numbers(df["value_usd"])
-    df = ledger.set_aside(df, missing.to_numpy(), "missing_value")
+                cf.set(c, "")
+    values, missing, non_numeric = parse_numbers(cf.df["value_usd"])
+    cf.set_aside(ledger, missing.to_numpy(), "missing_value")
     # set aside before replacing the text, so the ledger examples show what the file said
-    df = ledger.set_aside(df, non_numeric.loc[df.index].to_numpy(), "non_numeric_value")
-    df["value_usd"] = values.loc[df.index]
-    df = ledger.set_aside(df, (df["value_usd"] < 0).to_numpy(), "negative_value")
-    df = ledger.set_aside(df, ~np.isfinite(df["value_usd"].to_numpy()), "non_numeric_value")
-    q, _, q_bad = parse_numbers(df["quantity"])
-    df["quantity"] = q.where(~q_bad & (q >= 0))
+    cf.set_aside(ledger, _same_rows(non_numeric, cf.df).to_numpy(), "non_numeric_value")
+    cf.set("value_usd", _same_rows(values, cf.df))
+    cf.set_aside(ledger, (cf.df["value_usd"] < 0).to_numpy(), "negative_value")
+    cf.set_aside(ledger, ~np.isfinite(cf.df["value_usd"].to_numpy()), "non_numeric_value")
+    q, _, q_bad = parse_numbers(cf.df["quantity"])
+    cf.set("quantity", q.where(~q_bad & (q >= 0)))
     # rows the contract cannot hold are set aside by reason (the examples show the text as written),
-    # so one bad code does not stop a long load
+    # so one bad code does not stop a long load; each check runs once per distinct text
     for c in ("reporter", "partner"):
-        col = df[c].astype("str").fillna("")
-        bad = (col == "") | ~col.str.match(ISO3_RE)
-        df = ledger.set_aside(df, bad.to_numpy(), f"unknown_{c}" if c == "reporter" else "unknown_country")
-    period = df["period"].astype("str").fillna("")
-    df = ledger.set_aside(df, ((period == "") | ~period.str.match(PERIOD_RE)).to_numpy(), "bad_period")
-    df = ledger.set_aside(df, ~df["flow"].astype("str").isin(FLOW_TYPES).to_numpy(), "bad_flow")
-    hs = df["hs"].astype("str").fillna("")
-    df = ledger.set_aside(df, ~hs.str.match(HS_RE).to_numpy(), "bad_product_code")
-    df = coerce_flows(df)
-    dup = df.duplicated(FLOW_KEY + ["valuation"], keep="first").to_numpy()
-    df = ledger.set_aside(df, dup, "duplicate").reset_index(drop=True)
-    failures = flows_failures(df)
+        bad = cf.bad(c, lambda s: (s == "") | ~s.str.match(ISO3_RE),
+                     lambda col: _slow_bad(col, lambda t: (t == "") | ~t.str.match(ISO3_RE)))
+        cf.set_aside(ledger, bad, f"unknown_{c}" if c == "reporter" else "unknown_country")
+    bad = cf.bad("period", lambda s: (s == "") | ~s.str.match(PERIOD_RE),
+                 lambda col: _slow_bad(col, lambda t: (t == "") | ~t.str.match(PERIOD_RE)))
+    cf.set_aside(ledger, bad, "bad_period")
+    bad = cf.bad("flow", lambda s: ~s.isin(FLOW_TYPES), lambda col: ~col.astype("str").isin(FLOW_TYPES),
+                 missing=np.nan)
+    cf.set_aside(ledger, bad, "bad_flow")
+    bad = cf.bad("hs", lambda s: ~s.str.match(HS_RE), lambda col: _slow_bad(col, lambda t: ~t.str.match(HS_RE)))
+    cf.set_aside(ledger, bad, "bad_product_code")
+    cf.coerced()
+    dup = duplicated_rows(cf.df, FLOW_KEY + ["valuation"], cf.key_codes(FLOW_KEY + ["valuation"]))
+    cf.set_aside(ledger, dup, "duplicate")
+    cf.df = cf.df.reset_index(drop=True)
+    df = cf.df
+    failures = flows_failures(df, codes={c: v for c, v in cf._codes.items() if v is not None})
     if len(failures):
         raise SchemaError(describe_failures(failures, where or f"{source} reader output"), failures)
     ledger.finish(df)
     return ReadResult(df, ledger)
+
+
+def _slow_bad(col: pd.Series, fn) -> pd.Series:
+    """The row-by-row check on the text of a column that is not Arrow text (missing as "")."""
+    return fn(col.astype("str").fillna(""))
 
 
 def combine_files(stage: str, results: Iterable[ReadResult], *, unit: str = "row") -> ReadResult:

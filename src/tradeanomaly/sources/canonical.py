@@ -34,7 +34,8 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import FLOW_COLUMNS, Ledger, validate_flows
-from .base import FLOW_KEY, NA_VALUES, ReadResult, as_paths, detect_encoding, finish_flows
+from .base import (FLOW_KEY, NA_VALUES, CodedFrame, ReadResult, as_paths, detect_encoding, duplicated_keys,
+                   duplicated_rows, finish_coded, take_text)
 
 STAGE = "read:canonical"
 SOURCE = "canonical"
@@ -63,8 +64,10 @@ def _check_columns(columns: list[str], path: Path, allow_extra: bool) -> list[st
     return extra
 
 
-def _raw_chunks(path: Path, chunk_rows: int, allow_extra: bool) -> Iterator[tuple[int, pd.DataFrame, list[str]]]:
-    """Yield ``(first_row, chunk, extra_columns)``; first_row is the 0-based data row of the chunk's first line."""
+def _raw_chunks(path: Path, chunk_rows: int, allow_extra: bool
+                ) -> Iterator[tuple[int, pd.DataFrame, list[str], dict]]:
+    """Yield ``(first_row, chunk, extra_columns, codes)``; first_row is the 0-based data row of the chunk's first
+    line, ``codes`` the :func:`~tradeanomaly.schema.text_codes` of the text columns read as dictionaries."""
     if path.is_dir():
         yield from _partitioned_chunks(path, chunk_rows, allow_extra)
         return
@@ -83,9 +86,8 @@ def _raw_chunks(path: Path, chunk_rows: int, allow_extra: bool) -> Iterator[tupl
                                     path=path) from exc
         extra = _check_columns(list(pf.schema_arrow.names), path, allow_extra)
         start = 0
-        for batch in pf.iter_batches(batch_size=chunk_rows, columns=list(FLOW_COLUMNS)):
-            chunk = batch.to_pandas()
-            yield start, chunk, extra
+        for chunk, codes in _parquet_pieces(path, pf, list(FLOW_COLUMNS), chunk_rows):
+            yield start, chunk, extra, codes
             start += len(chunk)
         return
 
@@ -102,7 +104,7 @@ def _raw_chunks(path: Path, chunk_rows: int, allow_extra: bool) -> Iterator[tupl
     reader = pd.read_csv(path, chunksize=chunk_rows, usecols=list(FLOW_COLUMNS), **opts)
     try:
         for chunk in reader:
-            yield start, chunk, extra
+            yield start, chunk, extra, {}
             start += len(chunk)
     except UnicodeDecodeError as exc:
         raise SourceFormatError(
@@ -114,7 +116,7 @@ def _raw_chunks(path: Path, chunk_rows: int, allow_extra: bool) -> Iterator[tupl
 
 
 def _partitioned_chunks(path: Path, chunk_rows: int, allow_extra: bool
-                        ) -> Iterator[tuple[int, pd.DataFrame, list[str]]]:
+                        ) -> Iterator[tuple[int, pd.DataFrame, list[str], dict]]:
     """Chunks of a folder of Parquet parts partitioned by period (``period=2019/part-....parquet``), as written by
     :func:`tradeanomaly.ingest.ingest_partitioned`; ``period`` comes from the folder name when the part lacks it."""
     import pyarrow as pa
@@ -137,57 +139,162 @@ def _partitioned_chunks(path: Path, chunk_rows: int, allow_extra: bool
         from_dir = "period" not in names and "period" in hive
         extra = _check_columns(names + (["period"] if from_dir else []), f, allow_extra)
         cols = [c for c in FLOW_COLUMNS if c != "period" or not from_dir]
-        for batch in pf.iter_batches(batch_size=chunk_rows, columns=cols):
-            chunk = batch.to_pandas()
+        for chunk, codes in _parquet_pieces(f, pf, cols, chunk_rows):
             if from_dir:
                 chunk.insert(0, "period", hive["period"])
+                codes["period"] = (np.zeros(len(chunk), dtype=np.int32), np.array([hive["period"]], dtype=object))
             # parts are small (one period of one chunk): gather them into chunks of about chunk_rows rows
-            pending.append(chunk[list(FLOW_COLUMNS)])
+            pending.append((chunk[list(FLOW_COLUMNS)], codes))
             pending_extra += [c for c in extra if c not in pending_extra]
             size += len(chunk)
             if size >= chunk_rows:
-                yield start, pd.concat(pending, ignore_index=True), pending_extra
+                df, codes = _gather(pending)
+                yield start, df, pending_extra, codes
                 start, pending, size, pending_extra = start + size, [], 0, []
     if pending:
-        yield start, pd.concat(pending, ignore_index=True), pending_extra
+        df, codes = _gather(pending)
+        yield start, df, pending_extra, codes
 
 
-def _reduce(chunk: pd.DataFrame, start: int, path: Path, extra: list[str]) -> tuple[pd.DataFrame, Ledger]:
-    """One raw chunk -> typed flows and its own balanced ledger."""
+def _gather(pending: list) -> tuple[pd.DataFrame, dict]:
+    """One chunk from its pieces, with the codes of the columns every piece has codes for."""
+    df = pd.concat([p for p, _ in pending], ignore_index=True)
+    shared = set.intersection(*(set(codes) for _, codes in pending))
+    return df, {c: merge_codes([codes[c] for _, codes in pending]) for c in shared}
+
+
+_TEXT_READ = [c for c in FLOW_COLUMNS if c not in ("value_usd", "quantity", "estimated")]
+_TYPED = {"value_usd": "float64", "quantity": "float64", "estimated": "bool"}
+
+
+def _as_written(schema, cols: list[str]) -> bool:
+    """Parts typed as :func:`write_flows` and ingest write them (text, float64, bool, no pandas extension type)
+    are read column by column with the text as Arrow dictionaries: the distinct values come with the file."""
+    import pyarrow as pa
+
+    meta = {c.get("name"): c.get("numpy_type") for c in (schema.pandas_metadata or {}).get("columns", [])}
+    for c in cols:
+        t = schema.field(c).type
+        if c in _TYPED:
+            want = _TYPED[c]
+            ok = (pa.types.is_float64(t) if want == "float64" else pa.types.is_boolean(t)) \
+                and meta.get(c, want) == want
+        else:
+            ok = (pa.types.is_string(t) or pa.types.is_large_string(t)) and meta.get(c, "object") in ("object", "str")
+        if not ok:
+            return False
+    return True
+
+
+def _parquet_pieces(path: Path, pf, cols: list[str], chunk_rows: int) -> Iterator[tuple[pd.DataFrame, dict]]:
+    """The record batches of one Parquet file as frames (exactly ``batch.to_pandas()``) and their text codes."""
+    import pyarrow.parquet as pq
+
+    schema = pf.schema_arrow
+    if len(set(schema.names)) != len(schema.names) or not _as_written(schema, cols):
+        for batch in pf.iter_batches(batch_size=chunk_rows, columns=cols):
+            yield batch.to_pandas(), {}
+        return
+    text = [c for c in cols if c in _TEXT_READ]
+    for batch in pq.ParquetFile(path, read_dictionary=text).iter_batches(batch_size=chunk_rows, columns=cols):
+        data, codes = {}, {}
+        index = pd.RangeIndex(batch.num_rows)
+        for name, arr in zip(batch.schema.names, batch.columns):
+            if name in text:
+                codes[name] = _dictionary_codes(arr)
+                data[name] = take_text(codes[name][1], codes[name][0], index)
+            else:
+                data[name] = arr.to_pandas()
+        yield pd.DataFrame(data, index=index), codes
+
+
+def _dictionary_codes(arr) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, uniques)`` of a text column read as an Arrow dictionary (or plain text: hashed here)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    indices = arr.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    codes = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    uniques = np.asarray(arr.dictionary.to_pylist(), dtype=object)
+    if arr.dictionary.null_count or len(pc.unique(arr.dictionary)) != len(uniques):
+        new_of_old, uniques = pd.factorize(uniques)  # a repeated or missing entry: one code per value
+        codes = np.append(new_of_old, -1).astype(np.int32)[codes]
+    return codes, uniques
+
+
+_DUP_KEY = FLOW_KEY + ["valuation"]
+
+
+def _reduce(chunk: pd.DataFrame, start: int, path: Path, extra: list[str], codes: dict | None = None
+            ) -> tuple[pd.DataFrame, Ledger, dict]:
+    """One raw chunk -> typed flows, its own balanced ledger, and the codes of the duplicate key's columns.
+
+    Text is checked and rewritten once per distinct value (a chunk of half a million rows holds a few hundred
+    distinct codes per column), then broadcast to the rows.
+    """
     ledger = Ledger(stage=STAGE, rows_in=len(chunk), inputs=[path.name])
     if extra:
         ledger.notes.append(f"{path.name}: ignored extra column(s) {', '.join(extra)}")
-    df = chunk.reset_index(drop=True)
+    cf = CodedFrame(chunk.reset_index(drop=True), codes)
+    strip = lambda s: s.str.strip()  # noqa: E731
     for c in FLOW_COLUMNS:
-        if c not in ("value_usd", "quantity", "estimated"):
-            df[c] = df[c].astype("str").where(df[c].notna(), "").str.strip()
+        if c not in ("value_usd", "quantity", "estimated") and not cf.map_text(c, strip):
+            col = cf.df[c]
+            cf.set(c, col.astype("str").where(col.notna(), "").str.strip())
 
-    raw_period = df["period"].astype("str").str.strip()
-    period = normalise_periods(raw_period)
-    bad = (period == "") & (raw_period != "")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SourceFormatError(
-            f"cannot read period {raw_period.iloc[i]!r} ({int(bad.sum())} such row(s)); write periods as YYYY, "
-            f"YYYY-Qn or YYYY-MM", path=path, row=start + i + 2, column="period")
-    df["period"] = period
+    def periods(text: pd.Series) -> pd.Series:
+        return normalise_periods(text.str.strip())
 
-    est = df["estimated"]
-    if pd.api.types.is_bool_dtype(est):
-        flag = est.fillna(False).astype(bool)
+    coded = cf.codes("period")
+    if coded is None:  # not Arrow text: row by row
+        raw_period = cf.df["period"].astype("str").str.strip()
+        period = normalise_periods(raw_period)
+        bad = ((period == "") & (raw_period != "")).to_numpy()
     else:
-        text = est.astype("str").where(est.notna(), "").str.strip().str.lower()
-        is_true, is_false = text.isin(_TRUE), text.isin(_FALSE)
-        df = ledger.set_aside(df, ~(is_true | is_false).to_numpy(), "bad_estimated_flag")
-        flag = is_true.loc[df.index]
-    df["estimated"] = flag.to_numpy()
+        raw = pd.Series(np.append(coded[1], np.array([""], dtype=object)), dtype="str").str.strip()
+        per_value = ((normalise_periods(raw) == "") & (raw != "")).to_numpy()
+        bad = per_value[coded[0]]
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raw_i = cf.df["period"].astype("str").str.strip().iloc[i]
+        raise SourceFormatError(
+            f"cannot read period {raw_i!r} ({int(bad.sum())} such row(s)); write periods as YYYY, "
+            f"YYYY-Qn or YYYY-MM", path=path, row=start + i + 2, column="period")
+    if coded is None:
+        cf.set("period", period)
+    else:
+        cf.map_text("period", periods)
 
-    df["source"] = df["source"].where(df["source"] != "", SOURCE)
-    default_val = np.where(df["flow"].isin(["M", "RM"]), "CIF", "FOB")
-    df["valuation"] = df["valuation"].where(df["valuation"] != "", pd.Series(default_val, index=df.index))
+    est = cf.df["estimated"]
+    if pd.api.types.is_bool_dtype(est):
+        flag = est.fillna(False).astype(bool).to_numpy()
+    else:
+        def spelled(words):
+            return lambda s: s.str.strip().str.lower().isin(words)
+
+        def slow(words):
+            return lambda e: e.astype("str").where(e.notna(), "").str.strip().str.lower().isin(words)
+
+        is_true = cf.bad("estimated", spelled(_TRUE), slow(_TRUE))
+        is_false = cf.bad("estimated", spelled(_FALSE), slow(_FALSE))
+        bad = ~(is_true | is_false)
+        cf.set_aside(ledger, bad, "bad_estimated_flag")
+        flag = is_true[~bad]
+    cf.set("estimated", flag)
+
+    if not cf.map_text("source", lambda s: s.where(s != "", SOURCE)):
+        cf.set("source", cf.df["source"].where(cf.df["source"] != "", SOURCE))
+    if cf.bad("valuation", lambda s: s == "", lambda v: v == "").any():
+        df = cf.df
+        default_val = np.where(df["flow"].isin(["M", "RM"]), "CIF", "FOB")
+        cf.set("valuation", df["valuation"].where(df["valuation"] != "", pd.Series(default_val, index=df.index)))
     where = f"{path.name} rows {start + 2}-{start + len(chunk) + 1}"
-    out = finish_flows(df, ledger, SOURCE, where=where)
-    return out.flows, out.ledger
+    out = finish_coded(cf, ledger, SOURCE, where=where)
+    return out.flows, out.ledger, cf.key_codes(_DUP_KEY)
 
 
 def iter_chunks(path, chunk_rows: int = DEFAULT_CHUNK_ROWS, *, allow_extra: bool = False
@@ -196,11 +303,16 @@ def iter_chunks(path, chunk_rows: int = DEFAULT_CHUNK_ROWS, *, allow_extra: bool
 
     Duplicates are found within a chunk only; :func:`read` also removes them across chunks.
     """
+    for flows, ledger, _ in _iter_reduced(path, chunk_rows, allow_extra):
+        yield flows, ledger
+
+
+def _iter_reduced(path, chunk_rows: int, allow_extra: bool) -> Iterator[tuple[pd.DataFrame, Ledger, dict]]:
     path = Path(path)
     if chunk_rows < 1:
         raise ConfigError(f"chunk_rows must be a positive number of rows, got {chunk_rows}")
-    for start, chunk, extra in _raw_chunks(path, chunk_rows, allow_extra):
-        yield _reduce(chunk, start, path, extra)
+    for start, chunk, extra, codes in _raw_chunks(path, chunk_rows, allow_extra):
+        yield _reduce(chunk, start, path, extra, codes)
 
 
 def read(paths, *, column_map=None, allow_extra: bool = False, chunk_rows: int = DEFAULT_CHUNK_ROWS,
@@ -214,11 +326,13 @@ def read(paths, *, column_map=None, allow_extra: bool = False, chunk_rows: int =
                           f"(known: allow_extra, chunk_rows)")
     ledger = Ledger(stage=STAGE)
     parts: list[pd.DataFrame] = []
+    keys: list[dict] = []
     n_chunks = 0
     for path in as_paths(paths):
         ledger.inputs.append(path.name)
-        for flows, led in iter_chunks(path, chunk_rows, allow_extra=allow_extra):
+        for flows, led, codes in _iter_reduced(path, chunk_rows, allow_extra):
             parts.append(flows)
+            keys.append({c: _small(v) for c, v in codes.items()})
             ledger.merge(led)
             n_chunks += 1
     if not parts:
@@ -227,18 +341,56 @@ def read(paths, *, column_map=None, allow_extra: bool = False, chunk_rows: int =
         ledger.check()
         return ReadResult(empty_flows(), ledger)
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    del parts
     if n_chunks > 1:
-        df = drop_duplicates_across(df, ledger)
+        df = drop_duplicates_across(df, ledger, chunk_codes=keys)
     ledger.check()
     return ReadResult(df, ledger)
 
 
-def drop_duplicates_across(df: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
+def _small(coded):
+    """Codes in the narrowest integer type (they are kept for every row until the cross-chunk check)."""
+    if coded is None:
+        return None
+    codes, uniques = coded
+    for t in (np.int8, np.int16):
+        if len(uniques) < np.iinfo(t).max:
+            return codes.astype(t), uniques
+    return codes, uniques
+
+
+def merge_codes(parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, uniques)`` of one column over consecutive parts, from each part's own ``(codes, uniques)``."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [len(u) for _, u in parts])
+    new_of_old, uniques = pd.factorize(np.concatenate([u for _, u in parts]))
+    out = np.empty(sum(len(k) for k, _ in parts), dtype=np.int32)
+    pos = 0
+    for (k, _), a, b in zip(parts, offsets[:-1], offsets[1:]):
+        table = np.append(new_of_old[a:b], -1).astype(np.int32)
+        out[pos:pos + len(k)] = table[k]  # -1 (missing) takes the last entry: -1
+        pos += len(k)
+    return out, np.asarray(uniques, dtype=object)
+
+
+def _global_codes(parts: list) -> tuple[np.ndarray, int]:
+    codes, uniques = merge_codes(parts)
+    return codes, len(uniques)
+
+
+def drop_duplicates_across(df: pd.DataFrame, ledger: Ledger, *, chunk_codes: list[dict] | None = None
+                           ) -> pd.DataFrame:
     """Set aside keys repeated across chunks or files (each part was de-duplicated on its own).
 
     The rows were counted as ``kept`` by their part; they move to ``duplicate``, so the ledger still balances.
+    ``chunk_codes`` (one dict per part, in order, of ``(codes, uniques)`` per key column) spares hashing the
+    text again.
     """
-    dup = df.duplicated(FLOW_KEY + ["valuation"], keep="first").to_numpy()
+    if chunk_codes is not None and all(v is not None for codes in chunk_codes for v in codes.values()):
+        dup = duplicated_keys(_global_codes([codes[c] for codes in chunk_codes]) for c in _DUP_KEY)
+    else:
+        dup = duplicated_rows(df, _DUP_KEY)
     n = int(dup.sum())
     if n:
         ledger.counts["kept"] -= n
