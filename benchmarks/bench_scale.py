@@ -77,8 +77,10 @@ elif task.startswith("run_"):
     planted = pd.read_csv(Path(arg) / "planted.csv")
     flags = res.flags
     ranks = []
+    partner = flags["partner"].fillna("").astype(str)
     for e, i in zip(planted["exporter"], planted["importer"]):
-        hit = flags[(flags["reporter"] == e) & (flags["partner"] == i)]
+        # the pair's flag, or the exporter's flag that gathers its findings over partners
+        hit = flags[(flags["reporter"] == e) & partner.isin([i, ""])]
         ranks.append(int(hit["rank"].min()) if len(hit) else None)
     out.update(rows=len(res.flows), findings=len(res.findings), timings=res.manifest["timings_s"],
                planted_ranks=ranks, digest=hashlib.sha256((res.out_dir / "flags.csv").read_bytes()).hexdigest()[:16],
