@@ -174,28 +174,38 @@ class MirrorParams:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _factorize(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and labels, labels in sorted order (so sorting codes sorts labels)."""
+def _codes_labels(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (int64, -1 where missing) and labels (object array) in the column's own order."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.cat.codes.to_numpy().astype(np.int64)
         labels = np.asarray(s.cat.categories.astype(str), dtype=object)
     else:
         codes, labels = pd.factorize(s, sort=False)
-        codes = codes.astype(np.int64)
+        codes = codes.astype(np.int64, copy=False)
         labels = np.asarray(labels, dtype=object)
+    return codes, labels
+
+
+def _recode(codes: np.ndarray, lookup: np.ndarray) -> np.ndarray:
+    """``lookup[codes]`` with -1 kept where ``codes`` is -1 (one gather, no masks)."""
+    return np.append(np.asarray(lookup, dtype=np.int64), np.int64(-1))[codes]
+
+
+def _factorize(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and labels, labels in sorted order (so sorting codes sorts labels)."""
+    codes, labels = _codes_labels(s)
     order = np.argsort(labels.astype(str), kind="stable")
     if (order != np.arange(len(order))).any():
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
-        codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+        codes = _recode(codes, rank)
         labels = labels[order]
     return codes, labels
 
 
 def _remap(codes: np.ndarray, labels: np.ndarray, vocab: np.ndarray) -> np.ndarray:
     """Codes into ``labels`` -> codes into ``vocab`` (a superset)."""
-    lookup = pd.Index(vocab).get_indexer(labels)
-    return np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1)
+    return _recode(codes, pd.Index(vocab).get_indexer(labels))
 
 
 def _hs_level(hs_labels: np.ndarray) -> np.ndarray:
@@ -231,15 +241,18 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
     n = len(flows)
     ledger = Ledger(stage="mirror.pairing", rows_in=n)
 
-    rep_c, rep_l = _factorize(flows["reporter"])
-    par_c, par_l = _factorize(flows["partner"])
+    # codes in first-seen order, mapped onto the sorted vocabulary by one gather
+    rep_c, rep_l = _codes_labels(flows["reporter"])
+    par_c, par_l = _codes_labels(flows["partner"])
     countries = np.array(sorted(set(rep_l.tolist()) | set(par_l.tolist())), dtype=object)
     rep = _remap(rep_c, rep_l, countries)
+    del rep_c
     par = _remap(par_c, par_l, countries)
+    del par_c
     nc = len(countries)
     hs_c, hs_l = _factorize(flows["hs"])
     per_c, per_l = _factorize(flows["period"])
-    flow_c, flow_l = _factorize(flows["flow"])
+    flow_c, flow_l = _codes_labels(flows["flow"])
     flow_code = {f: i for i, f in enumerate(flow_l)}
 
     def is_flow(name):
@@ -255,9 +268,9 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
         has_region = (region.fillna("") != "").to_numpy()
 
     country_ok = is_country(pd.Series(countries, dtype="str")).to_numpy()
-    aggregate = (rep < 0) | (par < 0)
-    if nc:
-        aggregate |= ~(country_ok[np.maximum(rep, 0)] & country_ok[np.maximum(par, 0)])
+    # an unknown code (-1) picks the appended False: aggregate
+    ok_ext = np.append(np.asarray(country_ok, dtype=bool), False)
+    aggregate = ~(ok_ext[rep] & ok_ext[par])
 
     # estimated share per reporter (national rows of real countries)
     rows_per = np.bincount(np.maximum(rep, 0), minlength=nc)
@@ -272,7 +285,7 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
         mask = mask & remaining
         k = int(mask.sum())
         if k:
-            ex = flows.iloc[np.flatnonzero(mask)[:3]]
+            ex = _example_rows(flows, np.flatnonzero(mask)[:3])
             ledger.add(reason, k, ex)
             remaining &= ~mask
 
@@ -290,10 +303,19 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
     exp_ = np.where(is_m, par, rep)
     imp_ = np.where(is_m, rep, par)
     nh = max(len(hs_l), 1)
-    pair_key = (per_c * nc + exp_) * nc + imp_
-    key = pair_key * nh + hs_c
+    pair_key = per_c * nc  # ((period * nc + exporter) * nc + importer), in place
+    pair_key += exp_
+    pair_key *= nc
+    pair_key += imp_
+    del exp_, imp_
+    key = pair_key * nh
+    key += hs_c
     live = np.flatnonzero(remaining)
-    ks, rows = _sorted_keys(key[live] * 2 + is_m[live], live, n)
+    side_key = key[live]
+    side_key *= 2
+    side_key += is_m[live]
+    ks, rows = _sorted_keys(side_key, live, n)
+    del side_key, live
     dup_sorted = np.r_[False, ks[1:] == ks[:-1]] if len(ks) else np.zeros(0, dtype=bool)
     set_aside(_mask(n, rows[dup_sorted]), "duplicate")
     ks, rows = ks[~dup_sorted], rows[~dup_sorted]
@@ -304,13 +326,18 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
     matched[:-1] |= match
     matched[1:] |= match
     ux, um = rows[~matched & (sd == 0)], rows[~matched & (sd == 1)]
-    xi, mi = rows[sd == 0], rows[sd == 1]
+    # the keys of the pairs and of the one-sided rows, in sorted order: the codes are read off them (no gathers
+    # from scattered rows)
+    key_px = kk[:-1][match]
+    key_ux, key_um = kk[~matched & (sd == 0)], kk[~matched & (sd == 1)]
+    del ks, kk, matched
 
     # one side has the pair-period at another product level only: not a one-sided flow, a level mismatch
     level_l = _hs_level(hs_l) if len(hs_l) else np.zeros(1, dtype=np.int64)
     lm_x = np.zeros(len(ux), dtype=bool)
     lm_m = np.zeros(len(um), dtype=bool)
     if len(np.unique(level_l)) > 1:
+        xi, mi = rows[sd == 0], rows[sd == 1]
         level = level_l[hs_c]
         lvl_key = pair_key * 16 + level
 
@@ -322,6 +349,8 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
         lm_x, lm_m = level_mismatch(ux, mi), level_mismatch(um, xi)
     set_aside(_mask(n, ux[lm_x]) | _mask(n, um[lm_m]), "level_mismatch")
     lost, orphaned = ux[~lm_x], um[~lm_m]
+    key_one = np.concatenate([key_ux[~lm_x], key_um[~lm_m]])
+    del key_ux, key_um
     set_aside(_mask(n, lost), "lost")
     set_aside(_mask(n, orphaned), "orphaned")
     paired = _mask(n, px) | _mask(n, pm)
@@ -337,35 +366,51 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
     if len(rxi):
         rx_series = pd.Series(value[rxi]).groupby(key[rxi]).sum()
         rk = rx_series.index.to_numpy()
-        got = _find(rk, key[px])
+        got = _find(rk, key_px)
         rx_usd = np.where(got >= 0, rx_series.to_numpy()[np.maximum(got, 0)], np.nan)
 
     # an estimated counterpart makes a one-sided flow: say so in the one-sided table
     est_rows = np.flatnonzero(estimated & ~aggregate & (is_x | is_m))
     est_sorted = np.sort(key[est_rows])
 
+    decodable = bool((hs_c >= 0).all())  # every part of the key in range: it decodes to the codes
+
+    def codes_of(k: np.ndarray, rows_: np.ndarray, exporter: np.ndarray, importer: np.ndarray) -> dict:
+        if not decodable:
+            return {"p": per_c[rows_], "e": exporter[rows_], "i": importer[rows_], "h": hs_c[rows_]}
+        pk, h = np.divmod(k, nh)
+        pk, i = np.divmod(pk, nc)
+        p, e = np.divmod(pk, nc)
+        return {"p": p, "e": e, "i": i, "h": h}
+
     pairs = pd.DataFrame({
-        "p": per_c[px], "e": rep[px], "i": par[px], "h": hs_c[px],
+        **codes_of(key_px, px, rep, par),
         "x_usd": value[px], "rx_usd": rx_usd, "m_usd": value[pm],
         "m_valued_fob": _equals(flows["valuation"], "FOB")[pm],
-    })
+    }, copy=False)  # fresh arrays: no need to copy them into blocks
     q = flows["quantity"].to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isfinite(q[px]).any() or np.isfinite(q[pm]).any():
-        qu = flows["quantity_unit"].astype(str).to_numpy()
+    if np.isfinite(q).any() and (np.isfinite(q[px]).any() or np.isfinite(q[pm]).any()):
+        qu_c, qu_l = _codes_labels(flows["quantity_unit"])
+        if len(qu_c) and qu_c.min() >= 0 and all(isinstance(u, str) for u in qu_l):
+            # the few unit labels by code: no text object per row
+            qx_unit, qm_unit = qu_l[qu_c[px]], qu_l[qu_c[pm]]
+        else:
+            qu = flows["quantity_unit"].astype(str).to_numpy()
+            qx_unit, qm_unit = qu[px], qu[pm]
         pairs["qx"] = q[px]
-        pairs["qx_unit"] = qu[px]
+        pairs["qx_unit"] = qx_unit
         pairs["qm"] = q[pm]
-        pairs["qm_unit"] = qu[pm]
+        pairs["qm_unit"] = qm_unit
 
     one = np.concatenate([lost, orphaned])
     one_sided = pd.DataFrame({
-        "p": per_c[one], "e": exp_[one], "i": imp_[one], "h": hs_c[one],
+        **codes_of(key_one, one, np.where(is_m, par, rep), np.where(is_m, rep, par)),
         "side": pd.Categorical.from_codes(np.repeat(np.array([0, 1], dtype=np.int8), [len(lost), len(orphaned)]),
                                           categories=["lost", "orphaned"]),
         "value_usd": value[one],
-        "counterpart": pd.Categorical.from_codes(_contains(est_sorted, key[one]).astype(np.int8),
+        "counterpart": pd.Categorical.from_codes(_contains(est_sorted, key_one).astype(np.int8),
                                                  categories=["missing", "estimated"]),
-    })
+    }, copy=False)
     return Pairing(pairs=pairs, one_sided=one_sided, ledger=ledger, countries=countries, hs=hs_l,
                    period_labels=per_l, estimated_share=estimated_share)
 
@@ -403,6 +448,12 @@ def _equals(s: pd.Series, value: str) -> np.ndarray:
         cats = list(s.cat.categories.astype(str))
         return s.cat.codes.to_numpy() == cats.index(value) if value in cats else np.zeros(len(s), dtype=bool)
     return (s.astype(str) == value).to_numpy()
+
+
+def _example_rows(df: pd.DataFrame, idx: np.ndarray) -> pd.DataFrame:
+    """``df.iloc[idx]`` for a few rows, as one-row slices: a take on a chunked Arrow text column copies the whole
+    column first, a slice copies nothing."""
+    return pd.concat([df.iloc[i:i + 1] for i in idx]) if len(idx) else df.iloc[0:0]
 
 
 def _mask(n: int, idx: np.ndarray) -> np.ndarray:
@@ -463,42 +514,115 @@ def _beyond(x: np.ndarray, m_cif: np.ndarray, m_fob: np.ndarray) -> np.ndarray:
     return np.where(x > m_cif, x - m_cif, np.where(x < m_fob, m_fob - x, 0.0))
 
 
+def _sorting_network(k: int) -> tuple[tuple[int, int], ...]:
+    """Comparators ``(i, j)``, ``i < j``, of Batcher's odd-even merge sort for ``k`` inputs."""
+    if k not in _NETWORKS:
+        pairs = []
+        p = 1
+        while p < k:
+            step = p
+            while step > 0:
+                j = step % p
+                while j + step < k:
+                    for i in range(step):
+                        a, b = i + j, i + j + step
+                        if b < k and a // (2 * p) == b // (2 * p):
+                            pairs.append((a, b))
+                    j += 2 * step
+                step //= 2
+            p *= 2
+        _NETWORKS[k] = tuple(pairs)
+    return _NETWORKS[k]
+
+
+_NETWORKS: dict[int, tuple[tuple[int, int], ...]] = {}
+
+
+def _sort_columns(a: np.ndarray) -> np.ndarray:
+    """Sort each column of ``a`` (``k`` rows, no NaN) in place by a sorting network: a few minimum/maximum passes
+    over contiguous rows, where ``np.sort(axis=...)`` would sort millions of tiny rows one by one."""
+    tmp = np.empty(a.shape[1], dtype=a.dtype)
+    for i, j in _sorting_network(a.shape[0]):
+        np.minimum(a[i], a[j], out=tmp)
+        np.maximum(a[i], a[j], out=a[j])
+        a[i] = tmp
+    return a
+
+
+def _column_median(s: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Median of the first ``count`` values of each column of the column-sorted ``s`` (NaN where none)."""
+    n = s.shape[1]
+    r = np.arange(n)
+    lo = np.maximum((count - 1) // 2, 0)
+    hi = np.maximum(count // 2, 0)
+    flat = s.reshape(-1)
+    with np.errstate(invalid="ignore"):
+        out = (flat[lo * n + r] + flat[hi * n + r]) / 2.0 if s.shape[0] else np.full(n, np.nan)
+    return np.where(count > 0, out, np.nan)
+
+
 def _history(values: np.ndarray, series: np.ndarray, ordinal: np.ndarray, step: np.ndarray,
-             window: int) -> dict[str, np.ndarray]:
+             window: int, threshold: float | None = None) -> dict[str, np.ndarray]:
     """Robust statistics of the previous ``window`` values of the same series (period under test left out).
 
     ``series`` must already hold the season, so a monthly series looks back at the same month of earlier years.
-    Returns median, MAD, count, the ordinal of the first and last history period, and the lag matrix.
+    Returns median, MAD, count, the ordinal of the first and last history period and, with ``threshold``, how
+    many history values are at least ``threshold`` (``above``) and at most ``-threshold`` (``below``).
+
+    The lags are held as ``window`` contiguous rows (lag k of every value) with missing values as +inf, and sorted
+    by a sorting network: the finite values come first in order (as ``np.sort`` puts NaN last), so the median of
+    the first ``count`` values is the one of the finite lags, bit for bit.
     """
     n = len(values)
     order = np.lexsort((ordinal, series))
     s, o, v = series[order], ordinal[order], values[order]
     st = step[order]
-    lags = np.full((n, window), np.nan)
+    finite = np.isfinite(v)
+    count = np.zeros(n, dtype=np.int64)
+    above = np.zeros(n, dtype=np.int64) if threshold is not None else None
+    below = np.zeros(n, dtype=np.int64) if threshold is not None else None
+    oks = []
     for k in range(1, min(window, n - 1) + 1):  # loop over lags, vectorised over all rows
         ok = (s[k:] == s[:-k]) & ((o[k:] - o[:-k]) <= window * st[k:])
-        lags[k:, k - 1] = np.where(ok, v[:-k], np.nan)
-    count = np.isfinite(lags).sum(axis=1)
-    med = _row_median(lags, count)
-    mad = _row_median(np.abs(lags - med[:, None]), count)
+        if not ok.any():  # no value has lag k, so none has a longer one (rows run by series, then ordinal)
+            break
+        oks.append((k, ok))
+        count[k:] += ok & finite[:-k]
+        if threshold is not None:
+            above[k:] += ok & (v[:-k] >= threshold)
+            below[k:] += ok & (v[:-k] <= -threshold)
+    # one row per lag that any value has (a lag no value has would be a row of +inf: it sorts last, left out)
+    lags = np.full((max(len(oks), 1), n), np.inf)
+    if oks:
+        v_inf = np.where(np.isnan(v), np.inf, v)
+        for row, (k, ok) in enumerate(oks):
+            np.copyto(lags[row, k:], v_inf[:-k], where=ok)
+        del v_inf
+    del oks, finite
+    _sort_columns(lags)
+    med = _column_median(lags, count)
+    # absolute deviations of the same multiset (order does not matter for their median), missing ones +inf (NaN
+    # appears only against an infinite median, i.e. infinite values)
+    with np.errstate(invalid="ignore"):
+        np.subtract(lags, med, out=lags)
+        np.abs(lags, out=lags)
+    if not np.isfinite(med[count > 0]).all():
+        lags[np.isnan(lags)] = np.inf
+    _sort_columns(lags)
+    mad = _column_median(lags, count)
+    del lags
     pos = np.arange(n)
     first = np.where(count > 0, o[np.maximum(pos - count, 0)], -1)
     last = np.where(count > 0, o[np.maximum(pos - 1, 0)], -1)
-    inv = np.empty(n, dtype=np.int64)
-    inv[order] = np.arange(n)
-    return {"median": med[inv], "mad": mad[inv], "count": count[inv], "first": first[inv], "last": last[inv],
-            "lags": lags[inv]}
-
-
-def _row_median(a: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Median of the finite values of each row (NaN where none); sort-based, no per-row Python."""
-    s = np.sort(a, axis=1)  # NaN sort last
-    lo = np.maximum((count - 1) // 2, 0)
-    hi = np.maximum(count // 2, 0)
-    r = np.arange(len(a))
-    with np.errstate(invalid="ignore"):
-        out = (s[r, lo] + s[r, hi]) / 2.0 if a.shape[1] else np.full(len(a), np.nan)
-    return np.where(count > 0, out, np.nan)
+    out = {"median": med, "mad": mad, "count": count, "first": first, "last": last}
+    if threshold is not None:
+        out["above"], out["below"] = above, below
+    result = {}
+    for k, a in out.items():  # back to the input order
+        b = np.empty_like(a)
+        b[order] = a
+        result[k] = b
+    return result
 
 
 def _period_axes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -517,7 +641,7 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
 
     With ``history`` also the own-history and peer robust z, and the entrepôt label.
     """
-    pr = pairing.pairs.copy()
+    pr = pairing.pairs.copy(deep=False)  # new columns go to this frame only; the pairs are not copied
     n = len(pr)
     x_rep = pr["x_usd"].to_numpy()
     rx = pr["rx_usd"].to_numpy()
@@ -535,15 +659,15 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
     base = ((pr["e"].to_numpy() * nc + pr["i"].to_numpy()) * nh + pr["h"].to_numpy()) * 64
     freq = season // 16
 
-    def own_history(values):
-        same = _history(values, base + season, ordinal, step, params.history)
+    def own_history(values, threshold=None):
+        same = _history(values, base + season, ordinal, step, params.history, threshold)
         if params.season_history == "same" or (step == 1).all():
             return same
-        anys = _history(values, base + freq * 16, ordinal, np.ones_like(step), params.history)
+        anys = _history(values, base + freq * 16, ordinal, np.ones_like(step), params.history, threshold)
         if params.season_history == "any":
             return anys
         use_any = same["count"] < params.min_history
-        return {k: np.where(use_any[:, None] if v.ndim == 2 else use_any, anys[k], v) for k, v in same.items()}
+        return {k: np.where(use_any, anys[k], v) for k, v in same.items()}
 
     if params.estimate_tau and history:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -585,7 +709,8 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
     if not history:
         return pr
 
-    h = own_history(log_gap)
+    thr = params.entrepot_min_log_gap
+    h = own_history(log_gap, thr)
     scale = np.maximum(MAD_TO_SD * h["mad"], params.mad_floor)
     enough = h["count"] >= params.min_history
     pr["n_history"] = h["count"]
@@ -611,11 +736,9 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
     hubs = params.hub_codes()
     hub_mask = np.isin(pairing.countries, np.array(hubs, dtype=object))
     e_hub, i_hub = hub_mask[pr["e"].to_numpy()], hub_mask[pr["i"].to_numpy()]
-    lags = h["lags"]
-    thr = params.entrepot_min_log_gap
     cnt = np.maximum(h["count"], 1)
-    share_pos = (lags >= thr).sum(axis=1) / cnt
-    share_neg = (lags <= -thr).sum(axis=1) / cnt
+    share_pos = h["above"] / cnt
+    share_neg = h["below"] / cnt
     structural = enough & (
         (e_hub & (share_pos >= params.entrepot_min_share))
         | (i_hub & (share_neg >= params.entrepot_min_share)))
@@ -631,7 +754,7 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
 
 def fmt_usd(v: float) -> str:
     """384.9 bn, 12.3 mn, 45,000 (no currency; the sentence says USD once)."""
-    if not np.isfinite(v):
+    if not math.isfinite(v):
         return "n/a"
     a = abs(v)
     if a >= 1e12:
@@ -672,10 +795,11 @@ def _ordinal_label(ordinals: np.ndarray, pairing: Pairing, periods_of_row: np.nd
     lut = {}
     for lab, o in zip(pairing.period_labels, ordinal_l):
         lut[(len(str(lab)), "Q" in str(lab), int(o))] = str(lab)
-    out = []
-    for o, lab in zip(ordinals, periods_of_row):
+    kind = {}
+    for lab in set(periods_of_row.tolist()):
         lab = str(lab)
-        out.append(lut.get((len(lab), "Q" in lab, int(o)), ""))
+        kind[lab] = (len(lab), "Q" in lab)
+    out = [lut.get((*kind[str(lab)], o), "") for o, lab in zip(np.asarray(ordinals).tolist(), periods_of_row.tolist())]
     return np.array(out, dtype=object)
 
 
@@ -686,7 +810,7 @@ def _subjects(ex, im, hs) -> list[str]:
 def build_findings(table: pd.DataFrame, pairing: Pairing, params: MirrorParams,
                    test_mask: np.ndarray) -> pd.DataFrame:
     """Findings of the periods under test: own-history z, peer z, entrepôt label (see module docstring)."""
-    t = table.loc[test_mask].copy()
+    t = table.loc[test_mask]  # a new frame already: read only below
     if t.empty:
         return make_findings()
     temper = t["temper"].to_numpy()
@@ -746,16 +870,18 @@ def _records(sub: pd.DataFrame, pairing: Pairing, signal: str, score: np.ndarray
     last = _ordinal_label(sub["hist_last"].to_numpy(), pairing, per)
     hubs = set(params.hub_codes())
     details = []
-    cols = zip(ex, im, hs, per, sub["x_usd"].to_numpy(), sub["rx_usd"].to_numpy(), sub["m_usd"].to_numpy(),
-               sub["m_fob_usd"].to_numpy(), sub["tau"].to_numpy(), sub["gap_usd"].to_numpy(),
-               sub["log_gap"].to_numpy(), sub["hist_median"].to_numpy(), sub["peer_median"].to_numpy(),
-               sub["n_peers"].to_numpy(), sub["temper"].to_numpy(), z, first, last, sub["m_valued_fob"].to_numpy(),
-               sub["reexport_explained"].to_numpy(), sub["usd_beyond_band"].to_numpy())
+    # plain Python scalars (lists) format faster than NumPy scalars, and the same
+    cols = zip(*(np.asarray(c).tolist() for c in (
+        ex, im, hs, per, sub["x_usd"].to_numpy(), sub["rx_usd"].to_numpy(), sub["m_usd"].to_numpy(),
+        sub["m_fob_usd"].to_numpy(), sub["tau"].to_numpy(), sub["gap_usd"].to_numpy(),
+        sub["log_gap"].to_numpy(), sub["hist_median"].to_numpy(), sub["peer_median"].to_numpy(),
+        sub["n_peers"].to_numpy(), sub["temper"].to_numpy(), z, first, last, sub["m_valued_fob"].to_numpy(),
+        sub["reexport_explained"].to_numpy(), sub["usd_beyond_band"].to_numpy())))
     for (a, b, h, p, x, rx, m, mf, tau, gap, lg, hmed, pmed, npeer, tmp, zz, f, la, mfob, rxe, bey) in cols:
         an, bn = names.get(a, a), names.get(b, b)
         what = "" if h == "TOTAL" else f" of HS {h}"
         s = f"{an} reports {fmt_usd(x)} USD of exports{what} to {bn}"
-        if np.isfinite(rx) and rx > 0:
+        if math.isfinite(rx) and rx > 0:
             s += f" (of which {fmt_usd(rx)} re-exports)"
         s += f"; {bn} reports {fmt_usd(m)} of imports{what} from {an}"
         s += " (valued FOB)" if mfob else f" ({fmt_usd(mf)} FOB at τ = {_pct(tau)})"
@@ -773,7 +899,7 @@ def _records(sub: pd.DataFrame, pairing: Pairing, signal: str, score: np.ndarray
         else:
             hub = a if a in hubs else b
             hist = f"{hmed:+.2f} through {span}" if span else f"{hmed:+.2f}"
-            now = f" ({abs(zz):.1f} robust SD {side} that norm now)" if np.isfinite(zz) else ""
+            now = f" ({abs(zz):.1f} robust SD {side} that norm now)" if math.isfinite(zz) else ""
             s += (f"; the gap of {fmt_usd(gap)} is an entrepôt effect: {names.get(hub, hub)} re-exports and the "
                   f"importer records goods by origin, so the log gap has stayed near {hist}{now}; "
                   f"not ranked as fraud")
@@ -797,8 +923,24 @@ def _records(sub: pd.DataFrame, pairing: Pairing, signal: str, score: np.ndarray
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _code_order(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    return np.lexsort([df[c].cat.codes.to_numpy() for c in reversed(columns)])
+def _code_order(df: pd.DataFrame, columns: list[str]) -> np.ndarray | None:
+    """Row order by the codes of ``columns`` (stable), ``None`` when the rows are in that order already (the pair
+    table comes out of the pairing sorted by period, exporter, importer and product)."""
+    codes = [df[c].cat.codes.to_numpy() for c in columns]
+    sizes = [len(df[c].cat.categories) + 1 for c in columns]
+    if len(df) > 1 and math.prod(sizes) < 2**62:
+        key = np.zeros(len(df), dtype=np.int64)
+        for c, size in zip(codes, sizes):
+            key *= size
+            key += c.astype(np.int64) + 1
+        if (key[1:] > key[:-1]).all():
+            return None
+    return np.lexsort(codes[::-1])
+
+
+def _in_order(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    order = _code_order(df, columns)
+    return df if order is None else df.iloc[order]
 
 
 def _test_mask(period_codes: np.ndarray, labels: np.ndarray, periods: list[str] | None) -> np.ndarray:
@@ -841,9 +983,8 @@ def run(flows: pd.DataFrame, *, params: MirrorParams | None = None, periods: lis
 
     # codes follow the sorted labels: sorting the codes sorts the table by period, exporter, importer, product
     mirror_gaps = table.drop(columns=["hist_first", "hist_last"])
-    mirror_gaps = mirror_gaps.iloc[_code_order(mirror_gaps, ["period", "exporter", "importer", "hs"])]
-    one_sided = _label_tables(pairing.one_sided, pairing)
-    one_sided = one_sided.iloc[_code_order(one_sided, ["period", "exporter", "importer", "hs", "side"])]
+    mirror_gaps = _in_order(mirror_gaps, ["period", "exporter", "importer", "hs"])
+    one_sided = _in_order(_label_tables(pairing.one_sided, pairing), ["period", "exporter", "importer", "hs", "side"])
     return CheckResult(
         check=CHECK,
         findings=findings.reset_index(drop=True),

@@ -16,11 +16,36 @@ import pandas as pd
 EFFECT_FLOOR = 0.01
 
 
-def _group_median(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    out = np.full(n, np.nan)
-    s = pd.Series(values).groupby(codes, sort=True).median()
-    out[s.index.to_numpy()] = s.to_numpy()
-    return out
+class _Groups:
+    """Rows grouped once by an integer code (``order`` puts them group after group), for repeated per-group
+    medians of values computed directly in that order."""
+
+    def __init__(self, codes: np.ndarray, n: int):
+        # a stable sort of small codes is a radix sort when they fit in 16 bits
+        small = codes.astype(np.int16) if n <= np.iinfo(np.int16).max else codes
+        self.order = np.argsort(small, kind="stable")
+        counts = np.bincount(codes, minlength=n)
+        self.bounds = np.r_[0, np.cumsum(counts)]
+        self.present = np.flatnonzero(counts)
+        self.n = n
+
+    def median(self, v: np.ndarray) -> np.ndarray:
+        """Per code, the median of ``v`` (given in ``order``; NaN for an absent code): the two middle order
+        statistics of each group averaged as ``(a + b) / 2``, as pandas' group median does; NaN values skipped."""
+        out = np.full(self.n, np.nan)
+        nan = np.isnan(v).any()
+        for c in self.present:
+            seg = v[self.bounds[c]:self.bounds[c + 1]]
+            if nan:
+                seg = seg[~np.isnan(seg)]
+            k = len(seg)
+            if k == 0:
+                continue
+            hi = k // 2
+            part = np.partition(seg, hi)
+            # the lower middle value of an even group is the largest value left of the upper one
+            out[c] = part[hi] if k % 2 else (part[:hi].max() + part[hi]) / 2
+        return out
 
 
 def fit_effects(exporter: np.ndarray, importer: np.ndarray, abs_gap: np.ndarray, n_countries: int,
@@ -35,11 +60,16 @@ def fit_effects(exporter: np.ndarray, importer: np.ndarray, abs_gap: np.ndarray,
     m = np.full(n_countries, 0.0)
     m_seen = np.zeros(n_countries, dtype=bool)
     m_seen[np.unique(importer)] = True
-    m[m_seen] = _group_median(importer, g / 2.0, n_countries)[m_seen]
+    # the pairs laid out once by exporter and once by importer: each step's medians read contiguous groups
+    by_e = _Groups(exporter, n_countries)
+    g_e, imp_e = g[by_e.order], importer[by_e.order]
+    by_m = _Groups(importer, n_countries)
+    g_m, exp_m = g[by_m.order], exporter[by_m.order]
+    m[m_seen] = by_m.median(g_m / 2.0)[m_seen]
     for _ in range(iterations):
-        e_new = _group_median(exporter, g - m[importer], n_countries)
+        e_new = by_e.median(g_e - m[imp_e])
         e = np.where(np.isfinite(e_new), e_new, 0.0)
-        m_new = _group_median(importer, g - e[exporter], n_countries)
+        m_new = by_m.median(g_m - e[exp_m])
         m = np.where(np.isfinite(m_new), m_new, 0.0)
     e_out = np.full(n_countries, np.nan)
     m_out = np.full(n_countries, np.nan)
