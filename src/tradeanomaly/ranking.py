@@ -129,7 +129,10 @@ class RankingParams:
 
     def weight_of(self, signals: pd.Series) -> np.ndarray:
         w = dict(self.signal_weights)
-        return signals.map(lambda s: float(w.get(s, 1.0))).to_numpy(dtype=float)
+        # one look-up per distinct signal, not per finding
+        codes, uniques = pd.factorize(signals, use_na_sentinel=False)
+        return np.array([float(w.get(s, 1.0)) for s in uniques], dtype=float)[codes] if len(codes) \
+            else np.zeros(0, dtype=float)
 
     def to_dict(self) -> dict:
         d = asdict(self)

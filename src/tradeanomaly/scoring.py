@@ -210,12 +210,17 @@ def build_features(findings: pd.DataFrame, params: ScoringParams | None = None) 
     det_cols = sorted(c for c in feat.columns if c not in keys)
     # explicit missing handling: neutral 0 plus an indicator per check
     checks = sorted(f["check"].unique())
-    per_check = f.groupby(["subject", "period"])["check"].agg(lambda s: set(s))
-    have = feat.set_index(["subject", "period"]).index.map(per_check)
+    # which checks found something on each subject-period: one crosstab of integer codes, no per-group Python
+    sp_keys = pd.MultiIndex.from_frame(feat[["subject", "period"]])
+    row_of = sp_keys.get_indexer(pd.MultiIndex.from_frame(f[["subject", "period"]]))
+    check_of = pd.Index(checks).get_indexer(f["check"])
+    have = np.zeros((len(feat), len(checks)), dtype=bool)
+    ok = row_of >= 0
+    have[row_of[ok], check_of[ok]] = True
     indicators = []
-    for c in checks:
+    for j, c in enumerate(checks):
         name = f"has:{c}"
-        feat[name] = np.array([c in h for h in have], dtype=float)
+        feat[name] = have[:, j].astype(float)
         indicators.append(name)
     for c in det_cols:
         feat[c] = feat[c].astype(float).fillna(0.0)
@@ -283,8 +288,10 @@ def _forest_attribution(forest, X: np.ndarray) -> np.ndarray:
     n, d = X.shape
     out = np.zeros(n * d)
     est = forest.detector_
+    # the trees read float32 (their own input check would convert the same way, once per tree)
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
     for tree, feats in zip(est.estimators_, est.estimators_features_):
-        path = tree.decision_path(X[:, feats])  # rows x nodes (csr): the nodes each row passes
+        path = tree.decision_path(np.ascontiguousarray(X32[:, feats]), check_input=False)  # rows x nodes (csr)
         node_feat = tree.tree_.feature[path.indices]
         rows = np.repeat(np.arange(n), np.diff(path.indptr))
         split = node_feat >= 0
