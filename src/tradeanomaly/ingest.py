@@ -1,8 +1,8 @@
 """Streaming ingest of bulk files into Parquet partitioned by period, restartable, with one ledger.
 
 :func:`ingest_partitioned` reads each input file chunk by chunk with its reader's ``iter_chunks`` (canonical,
-BACI, Comtrade; a reader without it is read whole with :func:`~tradeanomaly.sources.read_source`), and writes every chunk
-at once, so memory holds one chunk (plus 8 bytes per kept row for the duplicate check below). Layout::
+BACI, Comtrade; a reader without it is read whole with :func:`~tradeanomaly.sources.read_source`), and writes
+every chunk at once, so memory holds one chunk (plus 8 bytes per kept row for the duplicate check below). Layout::
 
     OUT/flows/period=2019/part-<file hash>-<chunk>.parquet   the flows columns except ``period`` (hive layout)
     OUT/_ingested/<sha256 of file>.json                      the file's ledger: written after all its parts
