@@ -103,15 +103,10 @@ def _read_part(file_and_period: tuple[str, str]) -> pd.DataFrame:
     return coerce_flows(df[[c for c in FLOW_COLUMNS if c in df.columns]])
 
 
-def read_flows_dask(path):
-    """A Dask DataFrame of the flows in a partitioned folder (``OUT`` or ``OUT/flows`` of an ingest).
-
-    One partition per part file, in the order of :func:`tradeanomaly.ingest.partition_files`.
-    """
-    dd = _dd()
+def _part_args(path) -> list[tuple[str, str]]:
+    """``(file, period from the folder name)`` of each part of a partitioned folder, in the read order."""
     from .errors import SourceFormatError
     from .ingest import partition_files
-    from .schema import empty_flows
 
     root, files = partition_files(path)
     if not files:
@@ -121,24 +116,24 @@ def read_flows_dask(path):
     for f in files:
         hive = dict(p.split("=", 1) for p in f.relative_to(root).parts[:-1] if "=" in p)
         args.append((str(f), hive.get("period", "")))
-    return dd.from_map(_read_part, args, meta=empty_flows(), enforce_metadata=False)
+    return args
+
+
+def read_flows_dask(path):
+    """A Dask DataFrame of the flows in a partitioned folder (``OUT`` or ``OUT/flows`` of an ingest).
+
+    One partition per part file, in the order of :func:`tradeanomaly.ingest.partition_files`.
+    """
+    dd = _dd()
+    from .schema import empty_flows
+
+    return dd.from_map(_read_part, _part_args(path), meta=empty_flows(), enforce_metadata=False)
 
 
 def read_flows_pandas(path) -> pd.DataFrame:
     """The rows of a partitioned folder as stored, part after part (what :func:`read_flows_dask` computes)."""
-    from .errors import SourceFormatError
-    from .ingest import partition_files
-    from .schema import empty_flows
-
-    root, files = partition_files(path)
-    if not files:
-        raise SourceFormatError("the folder holds no Parquet files; write it with `tradeanomaly ingest "
-                                "--partitioned`", path=path)
-    parts = []
-    for f in files:
-        hive = dict(p.split("=", 1) for p in f.relative_to(root).parts[:-1] if "=" in p)
-        parts.append(_read_part((str(f), hive.get("period", ""))))
-    return pd.concat(parts, ignore_index=True) if parts else empty_flows()
+    parts = [_read_part(arg) for arg in _part_args(path)]
+    return pd.concat(parts, ignore_index=True)
 
 
 def load_flows(path, *, engine: str = "pandas", client=None) -> pd.DataFrame:

@@ -92,6 +92,13 @@ def _gb_plausible(head: bytes) -> bool:
     return ascii_trail * 2 <= pairs
 
 
+def text_csv_options(sep: str | None, encoding: str, usecols=None) -> dict:
+    """The ``pd.read_csv`` options of :func:`read_text_table` (every field as text, only :data:`NA_VALUES` are
+    missing), for readers that read the same way in chunks."""
+    return dict(sep=sep, dtype=str, keep_default_na=False, na_values=NA_VALUES, encoding=encoding,
+                usecols=usecols, engine="python" if sep is None else "c", skipinitialspace=True)
+
+
 def read_text_table(path: Path, *, sep: str | None = ",", encoding: str | None = None,
                     usecols=None, nrows: int | None = None, skiprows=None, header="infer") -> pd.DataFrame:
     """Read a CSV with every column as text, so codes keep leading zeros and ``NA`` stays Namibia.
@@ -104,9 +111,8 @@ def read_text_table(path: Path, *, sep: str | None = ",", encoding: str | None =
         raise SourceFormatError("the file is empty: nothing to read", path=path)
     enc = encoding or detect_encoding(path)
     try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=NA_VALUES,
-                           encoding=enc, usecols=usecols, nrows=nrows, skiprows=skiprows, header=header,
-                           engine="python" if sep is None else "c", skipinitialspace=True)
+        return pd.read_csv(path, **text_csv_options(sep, enc, usecols), nrows=nrows, skiprows=skiprows,
+                           header=header)
     except pd.errors.EmptyDataError as exc:
         raise SourceFormatError("the file has no header or rows", path=path) from exc
     except UnicodeDecodeError as exc:

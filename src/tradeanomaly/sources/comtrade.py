@@ -55,7 +55,8 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import HS_RE, Ledger
-from .base import NA_VALUES, ReadResult, detect_encoding, finish_flows, parse_numbers, read_text_table
+from .base import (NA_VALUES, ReadResult, detect_encoding, finish_flows, parse_numbers, read_text_table,
+                   text_csv_options)
 
 SOURCE = "comtrade"
 
@@ -153,7 +154,8 @@ def _json_text(v) -> str:
     return str(v)
 
 
-def _csv_records(path: Path) -> pd.DataFrame:
+def _first_line(path: Path) -> tuple[str, list[str]]:
+    """The separator (tab or comma, whichever the header line has more of) and the header's field names."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
@@ -161,11 +163,23 @@ def _csv_records(path: Path) -> pd.DataFrame:
     except OSError as exc:
         raise SourceFormatError(f"cannot read the file ({exc})", path=path) from exc
     sep = "\t" if first.count(b"\t") > first.count(b",") else ","
+    return sep, [h.strip().strip('"') for h in first.decode("utf-8-sig", errors="replace").strip().split(sep)]
+
+
+def _named(df: pd.DataFrame) -> pd.DataFrame:
+    """Field names stripped; a legacy website export's columns renamed to the Plus fields."""
+    df.columns = [str(c).strip() for c in df.columns]
+    if any(c in df.columns for c in ("Trade Value (US$)", "Commodity Code", "Reporter Code")):
+        df = df.rename(columns=LEGACY_COLUMNS)
+    return df
+
+
+def _csv_records(path: Path) -> pd.DataFrame:
+    sep, header = _first_line(path)
     wanted = set(USED) | set(LEGACY_COLUMNS)
     # bulk files carry ~50 fields; reading only the used ones keeps memory down
     df = read_text_table(path, sep=sep, usecols=lambda c: str(c).strip() in wanted)
-    header = first.decode("utf-8-sig", errors="replace").strip().split(sep)
-    df.attrs["header"] = [h.strip().strip('"') for h in header]
+    df.attrs["header"] = header
     return df
 
 
@@ -175,11 +189,7 @@ def load_records(path: Path) -> pd.DataFrame:
         raise SourceFormatError("file not found", path=path)
     if path.stat().st_size == 0:
         raise SourceFormatError("the file is empty: nothing to read", path=path)
-    df = _json_records(path) if _is_json(path) else _csv_records(path)
-    df.columns = [str(c).strip() for c in df.columns]
-    if any(c in df.columns for c in ("Trade Value (US$)", "Commodity Code", "Reporter Code")):
-        df = df.rename(columns=LEGACY_COLUMNS)
-    return df
+    return _named(_json_records(path) if _is_json(path) else _csv_records(path))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -452,12 +462,6 @@ def _record_chunks(path: Path, chunk_rows: int) -> tuple[list[str], list[str] | 
     if path.stat().st_size == 0:
         raise SourceFormatError("the file is empty: nothing to read", path=path)
 
-    def named(df: pd.DataFrame) -> pd.DataFrame:
-        df.columns = [str(c).strip() for c in df.columns]
-        if any(c in df.columns for c in ("Trade Value (US$)", "Commodity Code", "Reporter Code")):
-            df = df.rename(columns=LEGACY_COLUMNS)
-        return df
-
     if _is_json(path):
         whole = load_records(path)
 
@@ -466,21 +470,13 @@ def _record_chunks(path: Path, chunk_rows: int) -> tuple[list[str], list[str] | 
                 yield whole.iloc[start:start + chunk_rows]
         return list(whole.columns), None, slices()
 
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as fh:
-            first = fh.readline()
-    except OSError as exc:
-        raise SourceFormatError(f"cannot read the file ({exc})", path=path) from exc
-    sep = "\t" if first.count(b"\t") > first.count(b",") else ","
-    header = [h.strip().strip('"') for h in first.decode("utf-8-sig", errors="replace").strip().split(sep)]
+    sep, header = _first_line(path)
     wanted = set(USED) | set(LEGACY_COLUMNS)
     usecols = lambda c: str(c).strip() in wanted  # noqa: E731
-    columns = list(named(read_text_table(path, sep=sep, usecols=usecols, nrows=0)).columns)
-    # the options of base.read_text_table (every field as text, the same missing-value spellings), in chunks
+    columns = list(_named(read_text_table(path, sep=sep, usecols=usecols, nrows=0)).columns)
+    # read as base.read_text_table reads (every field as text, the same missing-value spellings), in chunks
     enc = detect_encoding(path)
-    opts = dict(sep=sep, dtype=str, keep_default_na=False, na_values=NA_VALUES, encoding=enc, usecols=usecols,
-                engine="c", skipinitialspace=True)
+    opts = text_csv_options(sep, enc, usecols)
 
     def chunks() -> Iterator[pd.DataFrame]:
         start = 0
@@ -488,7 +484,7 @@ def _record_chunks(path: Path, chunk_rows: int) -> tuple[list[str], list[str] | 
             with pd.read_csv(path, chunksize=chunk_rows, **opts) as reader:
                 for chunk in reader:
                     start += len(chunk)
-                    yield named(chunk)
+                    yield _named(chunk)
         except UnicodeDecodeError as exc:
             raise SourceFormatError(f"cannot decode the bytes as {enc} after data row {start} ({exc.reason}): "
                                     "save the file as UTF-8", path=path, row=start + 2) from exc
