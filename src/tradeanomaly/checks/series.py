@@ -348,6 +348,24 @@ def row_frequencies(flows: pd.DataFrame, rows: np.ndarray) -> tuple[dict, bool]:
     return out, missing
 
 
+def _labels_in_reach(labels: pd.Series, periods, before: dict, after: dict) -> np.ndarray:
+    """Which period ``labels`` fall in the window of ``periods`` of their frequency, ``before`` earlier and
+    ``after`` later periods included (per frequency A, Q, M)."""
+    freq = P.frequencies(labels).to_numpy()
+    ordv = P.period_ordinal(labels)
+    want = pd.Series(list(periods), dtype="str")
+    wf = P.frequencies(want).to_numpy()
+    wo = P.period_ordinal(want)
+    keep = np.zeros(len(labels), dtype=bool)
+    for f in ("A", "Q", "M"):
+        sel = wf == f
+        if not sel.any():
+            continue
+        lo, hi = wo[sel].min() - before.get(f, 0), wo[sel].max() + after.get(f, 0)
+        keep |= (freq == f) & (ordv >= lo) & (ordv <= hi)
+    return keep
+
+
 def reach_rows(flows: pd.DataFrame, rows: np.ndarray, periods: list[str] | None, before: dict,
                after: dict | None = None) -> np.ndarray:
     """:func:`within_reach` on the rows ``rows`` of ``flows`` (rows with a period only)."""
@@ -359,19 +377,8 @@ def reach_rows(flows: pd.DataFrame, rows: np.ndarray, periods: list[str] | None,
     present = np.zeros(len(pu), dtype=bool)
     present[c[c >= 0]] = True
     ui = np.flatnonzero(present)
-    u = pd.Series(np.asarray(pu, dtype=object)[ui], dtype="str")
-    freq = P.frequencies(u).to_numpy()
-    ordv = P.period_ordinal(u)
-    want = pd.Series(list(periods), dtype="str")
-    wf = P.frequencies(want).to_numpy()
-    wo = P.period_ordinal(want)
     keep_u = np.zeros(len(pu), dtype=bool)
-    for f in ("A", "Q", "M"):
-        sel = wf == f
-        if not sel.any():
-            continue
-        lo, hi = wo[sel].min() - before.get(f, 0), wo[sel].max() + after.get(f, 0)
-        keep_u[ui] |= (freq == f) & (ordv >= lo) & (ordv <= hi)
+    keep_u[ui] = _labels_in_reach(pd.Series(np.asarray(pu, dtype=object)[ui], dtype="str"), periods, before, after)
     keep = (c >= 0) & keep_u[np.maximum(c, 0)]
     return rows if keep.all() else rows[keep]
 
@@ -511,20 +518,7 @@ def within_reach(df: pd.DataFrame, periods: list[str] | None, before: dict, afte
         return df
     after = after or {}
     codes, uniq = pd.factorize(df["period"].astype("str"))
-    u = pd.Series(uniq, dtype="str")
-    freq = P.frequencies(u).to_numpy()
-    ordv = P.period_ordinal(u)
-    want = pd.Series(list(periods), dtype="str")
-    wf = P.frequencies(want).to_numpy()
-    wo = P.period_ordinal(want)
-    keep_u = np.zeros(len(u), dtype=bool)
-    for f in ("A", "Q", "M"):
-        sel = wf == f
-        if not sel.any():
-            continue
-        lo, hi = wo[sel].min() - before.get(f, 0), wo[sel].max() + after.get(f, 0)
-        keep_u |= (freq == f) & (ordv >= lo) & (ordv <= hi)
-    keep = keep_u[codes]
+    keep = _labels_in_reach(pd.Series(uniq, dtype="str"), periods, before, after)[codes]
     return df if keep.all() else df.loc[keep]
 
 
