@@ -21,7 +21,7 @@ import numpy as np
 
 #: largest power of ten that is an exact double
 _EXACT_POW = 22
-_POW10 = 10.0 ** np.arange(0, _EXACT_POW + 1)
+_POW10 = np.array([float(10 ** k) for k in range(_EXACT_POW + 1)])  # exact, not the vector pow
 _CHUNK = 1 << 16
 
 
