@@ -58,7 +58,8 @@ def test_planted_fabricated_digits_are_found(panel, extra):
     assert len(truth) == 2
     # the generator plants made-up export figures for a reporter as a whole (all partners, all chapters)
     assert (truth["partner"] == "").all()
-    res = bf.run(panel.flows, group_by=("reporter",) + extra)
+    # the tests of each group over the whole panel (windows=False); the windowed tests are tested below
+    res = bf.run(panel.flows, group_by=("reporter",) + extra, windows=False)
     f = res.findings
     suffix = ":X" if extra else ""
     planted = {f"{r}{suffix}" for r in truth["reporter"]}
@@ -90,3 +91,23 @@ def test_run_compares_estimates_and_the_report_says_so():
     assert est["pvalue_same_distribution"] < 1e-6
     text = estimates_sentence(table)
     assert "800 estimated values" in text and "do not share one first-two-digits distribution" in text
+
+
+def test_windows_find_each_fabricating_reporter_inside_its_months(panel):
+    # default run: each reporter x side tested twelve months at a time against its own other windows
+    truth = panel.truth[panel.truth["kind"] == "fabricated_digits"]
+    res = bf.run(panel.flows)
+    f = res.findings
+    win = f[f["signal"] == "benford.window_first_two"]
+    top = list(dict.fromkeys(win["subject"]))[:2]
+    assert set(top) == {f"{r}[X]" for r in truth["reporter"]}, top
+    for _, t in truth.iterrows():
+        w = win[win["subject"] == f"{t['reporter']}[X]"]
+        # every flagged window overlaps the months of invented figures, none lies wholly outside them
+        assert len(w) >= 3
+        assert ((w["period"] >= t["period_start"]) & (w["period_start"] <= t["period_end"])).all(), w[
+            ["period_start", "period"]]
+        assert w["score"].max() >= 5
+    # an honest reporter's window may cross the bar by chance (z 3 to 6 on this panel); a fabricator's stand out
+    others = win[~win["subject"].isin(top)]
+    assert win.loc[win["subject"].isin(top)].groupby("subject")["score"].max().min() > 2 * others["score"].max()

@@ -23,7 +23,10 @@ def test_planted_rushes_are_at_the_top(seed):
         hit = f.loc[f["subject"] == subj].iloc[0]
         assert t["period_start"] <= hit["period"] <= t["period_end"]
         assert hit["usd_at_stake"] > 0 and "before the tariff date" in hit["detail"]
-    assert len(f) <= 10  # few false alarms among ~50 China -> US/EU series and six tariff dates
+    # few false alarms: every economy's shipments to the US, China and the EU at twelve tariff dates are ~9,500
+    # series-events (measured: 120-132 findings, 7-11 of them from China)
+    assert f["n_tested"].iloc[0] > 9000 and len(f) <= 0.015 * f["n_tested"].iloc[0]
+    assert (f["reporter"] == "CHN").sum() <= 12
 
 
 def test_annual_data_gives_no_rush():

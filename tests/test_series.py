@@ -123,8 +123,8 @@ def test_comtrade_china_sitc_divisions(shared_data):
     assert by.loc["2017", "76"] / by.loc["2016", "76"] == pytest.approx(1.62, abs=0.02)
     assert not f["subject"].isin(["CHN>VNM:76", "CHN>VNM:77"]).any()
     # China's imports of division 42 from Germany: 190.4 mn in 2013, 5.1 mn a year over 2016-18; the erratic
-    # history's trend (+1,292% a year) expects 193.6 bn, but the dollars at stake are capped at what was traded:
-    # 3 x 71.8 mn (the 2013-15 average)
+    # history's trend (+1,292% a year) expects 193.6 bn, but the dollars at stake are what moved per period, capped at
+    # what was traded: the 2013-15 average (71.8 mn) less the 2016-18 average (5.1 mn)
     de = f.loc[(f["subject"] == "CHN>DEU:42[M]") & (f["signal"] == "series.level_shift")].iloc[0]
     assert de["period"] == "2016" and de["expected"] == pytest.approx(193.6e9, rel=0.01)
-    assert de["usd_at_stake"] == pytest.approx(3 * (190.389824e6 + 1.178262e6 + 23.858268e6) / 3, rel=1e-6)
+    assert de["usd_at_stake"] == pytest.approx((190.389824e6 + 1.178262e6 + 23.858268e6) / 3 - 5.0716e6, rel=1e-3)

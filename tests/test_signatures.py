@@ -20,17 +20,18 @@ PERIOD_SETS = [("2022-12",), ("2019-08", "2019-09", "2019-10")]
 @pytest.mark.parametrize("name", ["invoice_export", "entrepot", "rush"])
 @pytest.mark.parametrize("periods", PERIOD_SETS)
 def test_period_restriction_changes_nothing_at_those_periods(name, periods):
-    full = check_run(name, 0).findings
-    part = check_run(name, 0, periods=periods).findings
+    # n_tested counts the tests of the run (its denominator for tail probabilities), so it follows the periods
+    full = check_run(name, 0).findings.drop(columns="n_tested")
+    part = check_run(name, 0, periods=periods).findings.drop(columns="n_tested")
     expected = full.loc[full["period"].isin(periods)].reset_index(drop=True)
     pd.testing.assert_frame_equal(part.reset_index(drop=True), expected, check_exact=False, rtol=1e-12)
 
 
 def test_series_period_restriction_changes_nothing():
     # own history and peer read only the past; a level shift also compares the level_window periods after it
-    full = check_run("series", 0, signals=("level_shift",)).findings
+    full = check_run("series", 0, signals=("level_shift",)).findings.drop(columns="n_tested")
     for periods in PERIOD_SETS:
-        part = check_run("series", 0, periods=periods, signals=("level_shift",)).findings
+        part = check_run("series", 0, periods=periods, signals=("level_shift",)).findings.drop(columns="n_tested")
         expected = full.loc[full["period"].isin(periods)].reset_index(drop=True)
         pd.testing.assert_frame_equal(part.reset_index(drop=True), expected, check_exact=False, rtol=1e-12)
     latest = check_run("series", 0, periods=("2022-12",)).findings
@@ -44,15 +45,18 @@ def test_cli_on_the_embedded_sample_finds_the_planted_rerouting(tmp_path):
     sample = REPO / "data" / "sample" / "flows.csv.gz"
     truth = pd.read_csv(REPO / "data" / "sample" / "truth.csv", dtype=str, keep_default_na=False)
     out = tmp_path / "out"
-    r = CliRunner().invoke(main, ["signatures", "--source", "canonical", str(sample), "--out", str(out),
-                                  "--period", "2022-12", "-q"], catch_exceptions=False)
+    r = CliRunner().invoke(main, ["signatures", "--source", "canonical", str(sample), "--out", str(out), "-q"],
+                           catch_exceptions=False)
     assert r.exit_code == 0, r.output
     f = pd.read_csv(out / "findings.csv", dtype=str, keep_default_na=False)
-    assert set(f["check"]) <= {"series", "invoice_export", "entrepot", "rush"} and (f["period"] == "2022-12").all()
-    # the three planted transshipments run to the end of the sample: each is an entrepot finding of the latest month
-    planted = {truth_subject(t) for _, t in truth.loc[truth["kind"] == "transshipment"].iterrows()}
+    assert set(f["check"]) <= {"series", "invoice_export", "entrepot", "rush"}
+    # each planted transshipment is a pass-through finding while its share shift is news (within the planted
+    # window); by the panel's last month the route has stood for years and no longer leaves a change to score
     ent = f.loc[f["check"] == "entrepot"]
-    assert planted <= set(ent["subject"]), (planted, ent["subject"].head(10).tolist())
+    for _, t in truth.loc[truth["kind"] == "transshipment"].iterrows():
+        hits = ent.loc[(ent["subject"] == truth_subject(t)) & (ent["signal"] == "entrepot.pass_through")]
+        assert len(hits) >= 12, (truth_subject(t), len(hits))
+        assert hits["period"].min() >= t["period_start"] and hits["period"].max() <= t["period_end"]
     # findings are sorted best first within each check
     scores = ent["score"].astype(float).to_numpy()
     assert (scores[:-1] >= scores[1:]).all()

@@ -230,11 +230,15 @@ def validate_flows(df: pd.DataFrame, where: str = "flows table") -> pd.DataFrame
 # The findings table
 # --------------------------------------------------------------------------------------------------------------
 
+#: ``period_start``: the first period of the window a finding measures (a digit test over twelve months, a
+#: growth over a year); empty when the finding is about ``period`` alone
 FINDING_COLUMNS: tuple[str, ...] = (
-    "check", "signal", "subject", "reporter", "partner", "hub", "region", "hs", "period",
-    "score", "value", "expected", "usd_at_stake", "detail",
+    "check", "signal", "subject", "reporter", "partner", "hub", "region", "hs", "period", "period_start",
+    "score", "value", "expected", "usd_at_stake", "n_tested", "detail",
 )
-_FINDING_FLOATS = ("score", "value", "expected", "usd_at_stake")
+#: ``n_tested``: how many subject-periods the signal assessed in the run (the finding is one of them), so that the
+#: ranking can say how rare a score is; empty when the check does not say
+_FINDING_FLOATS = ("score", "value", "expected", "usd_at_stake", "n_tested")
 
 
 def make_findings(records: pd.DataFrame | Iterable[dict] | None = None) -> pd.DataFrame:

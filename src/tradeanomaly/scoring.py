@@ -22,8 +22,9 @@ robustly scaled (median and 1.4826·MAD, falling back to IQR/1.349 and then to t
 a column is zeros).
 
 **Structural causes.** A finding whose ``signal`` ends in one of :data:`STRUCTURAL_SUFFIXES` (``.entrepot``,
-``.structural``, ``.estimate``, ``.freight_band``) explains a gap by known structure (entrepôt re-exports,
-publisher estimates, the CIF/FOB freight band). Checks mark structure by this signal suffix, not by the
+``.structural``, ``.estimate``, ``.freight_band``, ``.chronic``) explains a gap by known structure or a standing
+difference (entrepôt re-exports, publisher estimates, the CIF/FOB freight band, a pair outside the mirror band
+through most of its history). Checks mark structure by this signal suffix, not by the
 ``detail`` text. Such findings never enter the feature matrix, and they also explain the *same check's* other
 findings on the same subject and period (see :func:`split_structural`); :mod:`ranking` lists them labelled
 ``structural`` and keeps them out of the fraud ranking.
@@ -52,7 +53,7 @@ from .errors import ConfigError
 from .schema import validate_findings
 
 KEY_COLUMNS: tuple[str, ...] = ("subject", "reporter", "partner", "hub", "region", "hs", "period")
-STRUCTURAL_SUFFIXES: tuple[str, ...] = (".entrepot", ".structural", ".estimate", ".freight_band")
+STRUCTURAL_SUFFIXES: tuple[str, ...] = (".entrepot", ".structural", ".estimate", ".freight_band", ".chronic")
 DETECTORS = ("iforest", "ecod", "copod", "knn")
 ALL_PRODUCTS = ("", "TOTAL")  # hs values that mean "all products"
 

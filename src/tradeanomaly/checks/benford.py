@@ -40,6 +40,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -55,7 +56,9 @@ from .digits import integer_part, leading_digits
 # --------------------------------------------------------------------------------------------------------------
 
 FIRST_TWO = np.arange(10, 100)
-P_FIRST_TWO = np.log10(1 + 1 / FIRST_TWO)
+# Benford's probabilities from correctly rounded decimal logarithms (numpy's vector log10 may differ in the last
+# bit between CPUs)
+P_FIRST_TWO = np.array([float((Decimal(d + 1) / Decimal(d)).log10()) for d in range(10, 100)])
 P_FIRST = P_FIRST_TWO.reshape(9, 10).sum(axis=1)
 P_SECOND = P_FIRST_TWO.reshape(9, 10).sum(axis=0)
 P_LAST_TWO = np.full(100, 0.01)
@@ -429,7 +432,7 @@ class GroupedBenford:
             mantissa_arc=MantissaArc(n=int(arc["n"][group]), mean=_f(arc["mean"][group]),
                                      variance=_f(arc["variance"][group]), l2=_f(arc["l2"][group]),
                                      pvalue=_f(arc["pvalue"][group])),
-            round_numbers=RoundNumbers(n=int(rn["n"][group]), unit=float(10.0 ** (self.unit_exp[group] - 2)),
+            round_numbers=RoundNumbers(n=int(rn["n"][group]), unit=float(_pow10(int(self.unit_exp[group]) - 2)),
                                        count=int(rn["count"][group]), share=_f(rn["share"][group]),
                                        expected=0.01, z=_f(rn["z"][group]), pvalue=_f(rn["pvalue"][group])),
             duplicates=Duplicates(n=int(dup["n"][group]), values=tuple(float(v) for v in top_vals[keep]),
@@ -597,7 +600,7 @@ def analyse_groups(
     )
 
 
-_POW10_F = 10.0 ** np.arange(19)
+_POW10_F = np.array([float(10 ** k) for k in range(19)])
 
 
 _POW10_TABLE = np.array([float(f"1e{k}") for k in range(-400, 400)])
@@ -973,8 +976,18 @@ def run(
     exclude_estimated: bool = True,
     top_digits: int = 3,
     max_suspects: int = 200,
+    periods: Sequence[str] | None = None,
+    windows: bool = True,
+    window_step_months: int = 3,
+    window_min_history: int = 4,
+    window_z_min: float = 3.0,
 ) -> CheckResult:
     """Benford findings for every group of the flows table (default: one group per reporter).
+
+    With ``windows`` (the default) the findings are the windowed tests of :mod:`.digit_windows` (each reporter's
+    exports and imports, twelve months at a time, against its own other windows), for the windows ending in
+    ``periods``; the tests of each group over the ``periods`` under test stay in the ``benford_audit`` table. Without
+    ``windows`` those group tests are the findings, as described below.
 
     Rows left out (ledger reasons): ``estimated`` (publisher estimates are the partner's figure with a factor, not
     a report of their own), ``aggregate_product`` (``hs == "TOTAL"`` where product-level rows exist: totals are
@@ -1018,9 +1031,19 @@ def run(
     with np.errstate(invalid="ignore"):
         aside(~(np.isfinite(v) & (v > 0)), "not_positive")
         aside(v < min_value, "below_min_value")
-    df = flows.loc[left, group_by + ["value_usd"] + (["flow"] if "flow" in flows.columns and "flow" not in group_by
-                                                      else [])]
-    ledger.finish(df)
+    extra = [c for c in ("flow", "period", "reporter") if c in flows.columns and c not in group_by]
+    df_all = flows.loc[left, group_by + ["value_usd"] + extra]
+    ledger.finish(df_all)
+    window_f, window_t = None, None
+    if windows and {"reporter", "flow", "period"} <= set(flows.columns):
+        from .digit_windows import run_windows
+
+        window_f, window_t = run_windows(df_all, list(periods) if periods is not None else None, min_n=min_n,
+                                         alpha=alpha, z_min=window_z_min, step_months=window_step_months,
+                                         min_history=window_min_history)
+    df = df_all if periods is None else df_all.loc[df_all["period"].astype("str").isin([str(p) for p in periods])]
+    if periods is not None:
+        flows = flows.loc[flows["period"].astype("str").isin([str(p) for p in periods])]
     keys_df = df[group_by].astype("str") if group_by else None
     gb = analyse_groups(df["value_usd"].to_numpy(dtype=np.float64), keys_df, min_value=min_value,
                         min_n=min_n, min_span=min_span)
@@ -1092,7 +1115,7 @@ def run(
         at_stake = np.bincount(rec["group"][rec["round"]], weights=value_all[rec["round"]], minlength=gb.n_groups)
         for gi in hit:
             key = key_rows[gi]
-            unit = 10.0 ** (gb.unit_exp[gi] - 2) * 100
+            unit = float(_pow10(int(gb.unit_exp[gi]) - 2)) * 100
             detail = (f"{rn['share'][gi]:.1%} of {_describe_group(key, flows_word)} (n = {int(rn['n'][gi]):,}) are "
                       f"round multiples of {unit:,.0f} USD against 1% expected at the data's own precision "
                       f"(q = {_fmt_q(logq[gi])}).")
@@ -1104,7 +1127,25 @@ def run(
             })
         suspects.append(_suspect_rows(rec, rec["round"] & np.isin(rec["group"], hit), rec["last_two"],
                                       "benford.round_numbers", subjects, row_index, max_suspects))
-    if records:
+    if window_f is not None:
+        # the windows carry the distribution tests; padding (round numbers, last two digits) of the periods under
+        # test stays a finding of the group, since a window of first-two digits does not see it
+        padding = [r for r in records if r["signal"] in ("benford.round_numbers", "benford.last_two_digits")]
+        parts = [window_f]
+        if padding:
+            fr = pd.DataFrame(padding).sort_values(["score", "_tiebreak", "subject", "signal"],
+                                                   ascending=[False, False, True, True], kind="mergesort")
+            fr = make_findings(fr.drop(columns="_tiebreak"))
+            if periods is not None and len(periods) and "period" not in group_by:
+                # a test over the periods under test: its window is their span
+                ps = sorted(str(x) for x in periods)
+                fr = fr.assign(period=np.where(fr["period"] == "", ps[-1], fr["period"]),
+                               period_start=np.where(fr["period"] == "", ps[0], fr["period_start"]))
+            parts.append(fr)
+        findings = pd.concat(parts, ignore_index=True) if len(parts) > 1 else window_f
+        findings = findings.sort_values(["score", "subject", "period", "signal"], ascending=[False, True, True, True],
+                                        kind="mergesort").reset_index(drop=True)
+    elif records:
         fr = pd.DataFrame(records).sort_values(["score", "_tiebreak", "subject", "signal"],
                                                 ascending=[False, False, True, True], kind="mergesort")
         findings = make_findings(fr.drop(columns="_tiebreak"))
@@ -1118,6 +1159,8 @@ def run(
                          "row": pd.Series(dtype="int64"), "value_usd": pd.Series(dtype="float64"),
                          "digits": pd.Series(dtype="int64")}))
     tables = {"benford_audit": audit, "benford_suspects": sus}
+    if window_t is not None:
+        tables["benford_windows"] = window_t
     if "estimated" in flows.columns:
         est_table = estimated_table(flows, min_value=min_value, min_n=min_n)
         if est_table is not None:

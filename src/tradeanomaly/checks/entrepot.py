@@ -269,6 +269,7 @@ def _triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period
     flow_t = np.array([str(u) for u in flow_u] + [""], dtype=object)[flow_c]
     is_xr = nat & want_x_pair[pair] & (flow_t == "X")
     is_mr = nat & want_m_pair[pair] & (flow_t == "M")
+    is_rr = nat & want_x_pair[pair] & (flow_t == "RX")
     hc, hu = _factor(flows["hs"], cand)
     hs_names = sorted({str(u) for u in hu})
     hnum = {c: i for i, c in enumerate(hs_names)}
@@ -276,6 +277,7 @@ def _triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period
     h_v = np.array([hnum[str(u)] for u in hu] + [-1], dtype=np.int64)[hc]
     is_xr &= h_v >= 0
     is_mr &= h_v >= 0
+    is_rr &= h_v >= 0
 
     # one common period axis for all legs: every label present within reach
     present = np.flatnonzero(np.bincount(period_codes[rows], minlength=len(label_of)))
@@ -301,6 +303,9 @@ def _triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period
     fob = np.where(_equal(flows["valuation"], ms, "FOB"), 1.0, 1.0 / (1.0 + params.cif_margin))
     im_key = t_v[is_mr] * span + (ma[is_mr] * nv + mb[is_mr]) * nh + h_v[is_mr]
     im = _group_sum(im_key, values.to_numpy(dtype=float)[ms] * fob, quantity.to_numpy(dtype=float)[ms])
+    rs = cand[is_rr]
+    rx_key = t_v[is_rr] * span + (xa[is_rr] * nv + xb[is_rr]) * nh + h_v[is_rr]
+    rx = _group_sum(rx_key, values.to_numpy(dtype=float)[rs], quantity.to_numpy(dtype=float)[rs])
 
     def ends(key):
         s = key % span
@@ -333,6 +338,7 @@ def _triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period
     od_leg = prefer(pick(im, a_in=is_o, b_in=is_d), pick(ex, a_in=is_o, b_in=is_d))
     hx_leg = pick(ex, a_not=is_x, b_in=is_d)  # the hub's own report of its exports to D
     hm_leg = pick(im, a_in=is_o, b_not=is_x)  # the hub's own report of its imports from O
+    hr_leg = pick(rx, a_not=is_x, b_in=is_d)  # the hub's published re-exports to D
     if hub_ok is not None:
         ok_hub = member(hub_ok)
         oh_leg = pick(oh_leg, b_in=ok_hub)
@@ -370,10 +376,15 @@ def _triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period
     od = long(od_leg, "od", "o", "d")
     hx = long(hx_leg, "hx", "h", "d")
     hm = long(hm_leg, "hm", "o", "h")
+    hr = long(hr_leg, "hr", "h", "d") if len(hr_leg[0]) else None
     tr = oh.merge(hd, on=["h", "hs", "t"], how="inner")
     tr = tr.merge(od, on=["o", "d", "hs", "t"], how="left")
     tr = tr.merge(hx, on=["h", "d", "hs", "t"], how="left")
     tr = tr.merge(hm, on=["o", "h", "hs", "t"], how="left")
+    if hr is not None:
+        tr = tr.merge(hr[["h", "d", "hs", "t", "hr", "hr0"]], on=["h", "d", "hs", "t"], how="left")
+    else:
+        tr["hr"], tr["hr0"] = np.nan, np.nan
     tr = tr.loc[tr["o"] != tr["h"]].reset_index(drop=True)
     codes = pd.Index(names)
     hs_codes = pd.Index(hs_names)
@@ -387,7 +398,7 @@ def _triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period
     lv, lv_u = pd.factorize(tr["level"])
     tr["zg_dl"] = d_num * max(len(lv_u), 1) + lv
     tr["zg"] = tr["t"].to_numpy() * (nv * max(len(lv_u), 1)) + tr["zg_dl"].to_numpy()
-    for c in ("oh", "oh0", "hd", "hd0", "od", "od0", "hx", "hx0", "hm", "hm0",
+    for c in ("oh", "oh0", "hd", "hd0", "od", "od0", "hx", "hx0", "hm", "hm0", "hr", "hr0",
               "qoh", "qoh0", "qhd", "qhd0", "qod", "qod0", "qhx", "qhx0", "qhm", "qhm0"):
         if c in tr:
             tr[c] = pd.to_numeric(tr[c], errors="coerce").astype("float64")
@@ -412,13 +423,18 @@ def _window_text(labels, t, lag, freq) -> tuple[str, str]:
 def _frame(tr: pd.DataFrame, sel: np.ndarray, signal: str, score, value, expected, usd, details) -> pd.DataFrame:
     s = tr.loc[sel]
     hs = np.where(s["hs"] == "TOTAL", "", s["hs"])
+    # a hub publishing re-exports to D for most of its exports to D is doing an entrepôt's business
+    rx = _reexports(s) if "hr" in s else np.zeros(len(s), dtype=bool)
+    if rx.any():
+        details = [d + ("; the hub publishes re-exports to the destination for most of these exports: an "
+                        "entrepôt's business, not ranked as rerouting" if r else "") for d, r in zip(details, rx)]
     return pd.DataFrame({
-        "signal": signal,
+        "signal": np.where(rx, signal + ".structural", signal),
         "subject": (s["o"] + ">" + s["h"] + ">" + s["d"] + np.where(hs == "", "", ":" + pd.Series(hs,
                                                                                               index=s.index))).to_numpy(),
         "reporter": s["o"].to_numpy(), "hub": s["h"].to_numpy(), "partner": s["d"].to_numpy(), "hs": hs,
         "period": s["period"].to_numpy(), "score": score, "value": value, "expected": expected,
-        "usd_at_stake": usd, "detail": details,
+        "usd_at_stake": usd, "n_tested": float(tr.attrs.get("n_tested", np.nan)), "detail": details,
     })
 
 
@@ -436,6 +452,32 @@ def _trade_sentence(r, base_txt, now_txt) -> str:
             f"{possessive(country(r.o))} to {country(r.d)} {verb(d_od)}, {base_txt} -> {now_txt}")
 
 
+def rerouted(tr: pd.DataFrame, freq: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rerouted amount per period, hub share now, hub share at the base) of each triple.
+
+    Had nothing been rerouted, D's imports from O would have grown as D's imports from O and H together did;
+    the shortfall of O -> D against that, bounded by the increases of both legs O -> H and H -> D, is the most the
+    route can have carried in place of direct shipments. Legs are trailing annual sums, so the amount is divided by
+    the periods in a year (per month for monthly data), which lets the amounts of an episode's periods add up."""
+    oh, oh0, hd, hd0 = (tr[c].to_numpy() for c in ("oh", "oh0", "hd", "hd0"))
+    od, od0 = tr["od"].to_numpy(), tr["od0"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = (od + hd) / (od0 + hd0)
+        shortfall = np.maximum(od0 * growth - od, 0.0)
+        s1 = hd / (hd + od)
+        s0 = hd0 / (hd0 + od0)
+    amt = np.minimum(np.minimum(np.maximum(oh - oh0, 0.0), np.maximum(hd - hd0, 0.0)), np.nan_to_num(shortfall))
+    return amt / SEASON[freq], s1, s0
+
+
+def _reexports(tr: pd.DataFrame) -> np.ndarray:
+    """Triples whose hub publishes re-exports to D covering most of its exports to D: an entrepôt's business."""
+    hr = tr["hr"].to_numpy() if "hr" in tr else np.full(len(tr), np.nan)
+    hx = tr["hx"].fillna(tr["hd"]).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(hr / hx) >= 0.5
+
+
 def _pass_through(tr, params, labels, freq, test):
     lag = params.lag[freq]
     b = np.minimum(tr["oh"], tr["hd"]).to_numpy()
@@ -451,7 +493,12 @@ def _pass_through(tr, params, labels, freq, test):
         zz, _, _ = robust_cross_z(x[finite], grp[finite], params.share_floor)
         z[finite] = zz
     rising = (tr["oh"] > tr["oh0"]).to_numpy() & (tr["hd"] > tr["hd0"]).to_numpy()
-    tr["pt_z"] = np.where(rising & (hub_share >= params.min_hub_share), z, np.nan)
+    # rerouting leaves a share shift from O to H at D: a hub whose exports to D grew no faster than the
+    # origin's own (a large economy trading more of everything) carries nothing in its place
+    amt, s1, s0 = rerouted(tr, freq)
+    tr["rerouted"] = amt
+    shifted = (s1 > s0) & (amt > 0)
+    tr["pt_z"] = np.where(rising & shifted & (hub_share >= params.min_hub_share), z, np.nan)
     sel = np.isfinite(tr["pt_z"].to_numpy()) & (tr["pt_z"].to_numpy() >= params.min_score) & test[tr["t"]]
     if not sel.any():
         return None
@@ -469,7 +516,7 @@ def _pass_through(tr, params, labels, freq, test):
         value = (np.minimum(s["oh"], s["hd"]) / s["hd"]).to_numpy()
         expected = (np.minimum(s["oh0"], s["hd0"]) / s["hd0"]).to_numpy()
     return _frame(tr, sel, "entrepot.pass_through", s["pt_z"].to_numpy(), value, expected,
-                  np.minimum(s["oh"], s["hd"]).to_numpy(), details)
+                  s["rerouted"].to_numpy(), details)
 
 
 def _comovement(tr, params, labels, freq, test):
@@ -479,7 +526,8 @@ def _comovement(tr, params, labels, freq, test):
         g_hd = np.log(tr["hd"] / tr["hd0"]).to_numpy()
         hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
     m = np.minimum(g_oh, g_hd)
-    finite = np.isfinite(m) & (hub_share >= params.min_hub_share)
+    amt, s1, s0 = rerouted(tr, freq)
+    finite = np.isfinite(m) & (hub_share >= params.min_hub_share) & (s1 > s0) & (amt > 0)
     z = np.full(len(tr), np.nan)
     if finite.any():
         grp = tr["zg"].to_numpy()  # period, destination and product level
@@ -494,8 +542,7 @@ def _comovement(tr, params, labels, freq, test):
         bt, nt = _window_text(labels, r.t, lag, freq)
         details.append(_trade_sentence(r, bt, nt) + f"; both legs grew together ({100 * np.expm1(go):+.0f}% and "
                        f"{100 * np.expm1(gh):+.0f}%, robust z {gz:+.1f})")
-    return _frame(tr, sel, "entrepot.comovement", z[sel], m[sel], np.zeros(int(sel.sum())),
-                  np.minimum(s["oh"], s["hd"]).to_numpy(), details)
+    return _frame(tr, sel, "entrepot.comovement", z[sel], m[sel], np.zeros(int(sel.sum())), amt[sel], details)
 
 
 def _share_shift(tr, params, labels, freq, test):
@@ -540,7 +587,7 @@ def _share_shift(tr, params, labels, freq, test):
                 f"{amount(r.hd)} USD from {country(r.h)} (was {amount(r.hd_pre)}) and {amount(r.od)} from "
                 f"{country(r.o)} (was {amount(r.od_pre)}) (robust z {zz:+.1f})")
         out.append(_frame(j, sel, "entrepot.share_shift", z[sel], s1[sel], s0[sel],
-                          (ds[sel] * (s["hd"] + s["od"])).to_numpy(), details))
+                          (ds[sel] * (s["hd"] + s["od"])).to_numpy() / SEASON[freq], details))
     return pd.concat(out, ignore_index=True) if out else None
 
 
@@ -577,7 +624,7 @@ def _thin_hub(tr, params, labels, freq, test):
     details = [dt.replace(f"(score {score[sel][0]:.1f}", f"(score {sc:.1f}")
                for dt, sc in zip(details, score[sel])]
     return _frame(tr, sel, "entrepot.thin_hub", score[sel], close[sel], np.ones(int(sel.sum())),
-                  np.minimum(s["oh"], s["hd"]).to_numpy(), details)
+                  s["rerouted"].to_numpy(), details)
 
 
 def _origin_washing(tr, params, labels, freq, test):
@@ -723,6 +770,7 @@ def run(flows: pd.DataFrame, *, params: EntrepotParams | None = None, periods: l
                     out.append(hs_found)
                 continue
             test = period_mask(labels, periods)
+            tr.attrs["n_tested"] = int(test[tr["t"].to_numpy()].sum())
             if "pass_through" in params.signals or "thin_hub" in params.signals:
                 pt = _pass_through(tr, params, labels, freq, test)
                 if "pass_through" in params.signals:

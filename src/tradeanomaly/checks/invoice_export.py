@@ -403,7 +403,8 @@ def _mirror_band(flows: pd.DataFrame, rows: np.ndarray, params: InvoiceExportPar
             "reporter": keys["exporter"].to_numpy(), "partner": keys["importer"].to_numpy(),
             "hs": np.where(keys["hs"] == "TOTAL", "", keys["hs"]),
             "period": [ms.labels[c] for c in cols], "score": score, "value": r_now,
-            "expected": r_hist, "usd_at_stake": np.maximum(x - expected_x, 0.0), "detail": details,
+            "expected": r_hist, "usd_at_stake": np.maximum(x - expected_x, 0.0),
+            "n_tested": float(np.isfinite(ms.z[:, test]).sum()), "detail": details,
         }))
     return out
 
@@ -449,7 +450,7 @@ def _rows_frame(pn, rows, cols, signal, score, value, expected, usd, details) ->
         "signal": signal, "subject": keys["region"].to_numpy(), "reporter": keys["reporter"].to_numpy(),
         "partner": "WLD", "region": keys["region"].to_numpy(), "hs": "",
         "period": [pn.labels[c] for c in cols], "score": score, "value": value, "expected": expected,
-        "usd_at_stake": usd, "detail": details,
+        "usd_at_stake": usd, "n_tested": float(getattr(pn, "n_tested", np.nan)), "detail": details,
     })
 
 
@@ -596,6 +597,7 @@ def run(flows: pd.DataFrame, *, params: InvoiceExportParams | None = None, perio
         pn, nat = _province_panel(flows, rows)
         if pn is not None and pn.values.shape[0] >= 3:
             test = period_mask(pn.labels, periods)
+            pn.n_tested = int(pn.values.shape[0]) * int(test.sum())  # province-periods under test
             if "quarter_opening" in params.signals:
                 out.append(_quarter_opening(pn, params, test))
             if "decoupling" in params.signals:

@@ -97,12 +97,15 @@ class MirrorParams:
     earlier years only, ``any`` at the previous periods whatever their season, ``auto`` (default) at the same
     season where it has ``min_history`` periods and else at the previous periods (a short monthly panel).
     ``mad_floor``: smallest robust SD in log units (stable pairs would otherwise
-    give infinite z). ``min_peers``: partners needed for a peer z.
+    give infinite z); ``size_bands``: the scale is also floored by the spread of pairs of the same size (that many
+    equal-count bands of flow size; 0 turns it off). ``min_peers``: partners needed for a peer z.
     ``hubs``: entrepôt economies (default :data:`tradeanomaly.codes.groups.HUBS`). A hub pair is structural when
     in at least ``entrepot_min_share`` of its history periods the log gap was beyond ``entrepot_min_log_gap`` in
     the entrepôt direction (hub exporting: exports above the partner's imports; hub importing: below).
     ``temper``: temper scores by the counterpart's reliability. ``min_score``, ``min_usd_share``: which scored
-    pairs become findings. ``uv_*``: unit-value rule (see :mod:`.unit_value`).
+    pairs become findings. ``chronic_log_gap``, ``chronic_min_share``: a pair whose log gap has been beyond
+    ``chronic_log_gap`` (the 1.4 mirror band) in at least ``chronic_min_share`` of its history periods and is beyond
+    it now is chronic (``mirror.chronic``, listed apart). ``uv_*``: unit-value rule (see :mod:`.unit_value`).
     """
 
     tau: float = 0.06
@@ -121,9 +124,12 @@ class MirrorParams:
     entrepot_min_log_gap: float = math.log(2.0)
     entrepot_min_share: float = 0.75
     temper: bool = True
-    z_cap: float = 5.0
+    z_cap: float = 10.0
     materiality_quantile: float = 0.9
-    min_score: float = 1.0
+    size_bands: int = 20
+    chronic_log_gap: float = math.log(1.4)
+    chronic_min_share: float = 0.75
+    min_score: float = 2.0
     min_usd_share: float = 0.0
     uv_min_flows: int = 8
     uv_whisker: float = 1.5
@@ -562,12 +568,13 @@ def _column_median(s: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def _history(values: np.ndarray, series: np.ndarray, ordinal: np.ndarray, step: np.ndarray,
-             window: int, threshold: float | None = None) -> dict[str, np.ndarray]:
+             window: int, threshold: float | None = None, band: float | None = None) -> dict[str, np.ndarray]:
     """Robust statistics of the previous ``window`` values of the same series (period under test left out).
 
     ``series`` must already hold the season, so a monthly series looks back at the same month of earlier years.
     Returns median, MAD, count, the ordinal of the first and last history period and, with ``threshold``, how
-    many history values are at least ``threshold`` (``above``) and at most ``-threshold`` (``below``).
+    many history values are at least ``threshold`` (``above``) and at most ``-threshold`` (``below``), and with
+    ``band`` how many lie beyond ``band`` either way (``outside``).
 
     The lags are held as ``window`` contiguous rows (lag k of every value) with missing values as +inf, and sorted
     by a sorting network: the finite values come first in order (as ``np.sort`` puts NaN last), so the median of
@@ -581,6 +588,7 @@ def _history(values: np.ndarray, series: np.ndarray, ordinal: np.ndarray, step: 
     count = np.zeros(n, dtype=np.int64)
     above = np.zeros(n, dtype=np.int64) if threshold is not None else None
     below = np.zeros(n, dtype=np.int64) if threshold is not None else None
+    outside = np.zeros(n, dtype=np.int64) if band is not None else None
     oks = []
     for k in range(1, min(window, n - 1) + 1):  # loop over lags, vectorised over all rows
         ok = (s[k:] == s[:-k]) & ((o[k:] - o[:-k]) <= window * st[k:])
@@ -591,6 +599,8 @@ def _history(values: np.ndarray, series: np.ndarray, ordinal: np.ndarray, step: 
         if threshold is not None:
             above[k:] += ok & (v[:-k] >= threshold)
             below[k:] += ok & (v[:-k] <= -threshold)
+        if band is not None:
+            outside[k:] += ok & (np.abs(v[:-k]) >= band)
     # one row per lag that any value has (a lag no value has would be a row of +inf: it sorts last, left out)
     lags = np.full((max(len(oks), 1), n), np.inf)
     if oks:
@@ -617,12 +627,45 @@ def _history(values: np.ndarray, series: np.ndarray, ordinal: np.ndarray, step: 
     out = {"median": med, "mad": mad, "count": count, "first": first, "last": last}
     if threshold is not None:
         out["above"], out["below"] = above, below
+    if band is not None:
+        out["outside"] = outside
     result = {}
     for k, a in out.items():  # back to the input order
         b = np.empty_like(a)
         b[order] = a
         result[k] = b
     return result
+
+
+def size_noise(x: np.ndarray, m: np.ndarray, deviation: np.ndarray, group: np.ndarray, bands: int,
+               pair: np.ndarray | None = None) -> np.ndarray:
+    """1.4826 * median |deviation| of the pairs in the same size band (``bands`` equal-count bands of the log of
+    sqrt(X * M) within each ``group``: frequency and product level). With ``pair``, a pair's size is its median over
+    all its periods, so that a period whose reports jump (the break under test, or an erratic reporter's swing)
+    does not move the pair into another band."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        size = np.log10(np.sqrt(x * m))
+    if pair is not None and len(size):
+        size = pd.Series(size).groupby(np.asarray(pair)).transform("median").to_numpy()
+    out = np.full(len(x), np.nan)
+    ok = np.isfinite(size) & np.isfinite(deviation)
+    if bands < 1 or not ok.any():
+        return out
+    d = pd.DataFrame({"g": np.asarray(group)[ok], "s": size[ok], "a": np.abs(deviation[ok])})
+    d["b"] = d.groupby("g")["s"].rank(pct=True, method="average").mul(bands).clip(upper=bands - 1e-9).astype(int)
+    spread = d.groupby(["g", "b"])["a"].median().mul(MAD_TO_SD)
+    # every pair with a size (history or not) takes its band's spread
+    allsz = pd.DataFrame({"g": np.asarray(group), "s": size})
+    fin = np.isfinite(size)
+    ref = d.groupby("g")["s"].apply(lambda v: np.sort(v.to_numpy()))
+    for g, srt in ref.items():
+        sel = fin & (allsz["g"].to_numpy() == g)
+        if not sel.any():
+            continue
+        b = np.clip((np.searchsorted(srt, size[sel], side="right") / len(srt) * bands).astype(int), 0, bands - 1)
+        vals = spread.loc[g].reindex(range(bands)).ffill().bfill().to_numpy()
+        out[sel] = vals[b]
+    return out
 
 
 def _period_axes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -659,15 +702,18 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
     base = ((pr["e"].to_numpy() * nc + pr["i"].to_numpy()) * nh + pr["h"].to_numpy()) * 64
     freq = season // 16
 
-    def own_history(values, threshold=None):
-        same = _history(values, base + season, ordinal, step, params.history, threshold)
+    def own_history(values, threshold=None, band=None):
+        same = _history(values, base + season, ordinal, step, params.history, threshold, band)
         if params.season_history == "same" or (step == 1).all():
             return same
-        anys = _history(values, base + freq * 16, ordinal, np.ones_like(step), params.history, threshold)
+        anys = _history(values, base + freq * 16, ordinal, np.ones_like(step), params.history, threshold, band)
         if params.season_history == "any":
             return anys
         use_any = same["count"] < params.min_history
-        return {k: np.where(use_any, anys[k], v) for k, v in same.items()}
+        out = {k: np.where(use_any, anys[k], v) for k, v in same.items()}
+        if band is not None:  # a standing difference is judged on the same season of earlier years only
+            out["outside"], out["count_same"] = same["outside"], same["count"]
+        return out
 
     if params.estimate_tau and history:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -710,15 +756,30 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
         return pr
 
     thr = params.entrepot_min_log_gap
-    h = own_history(log_gap, thr)
-    scale = np.maximum(MAD_TO_SD * h["mad"], params.mad_floor)
+    h = own_history(log_gap, thr, params.chronic_log_gap)
     enough = h["count"] >= params.min_history
+    # small flows are noisier: the scale is floored by how far pairs of the same size usually stray from their own
+    # norm (a robust spread across the pairs of each size band), so a tiny pair's routine swing does not read as
+    # a break while a large pair's rare one does
+    pr["size_noise"] = size_noise(x, m_fob, log_gap - np.where(enough, h["median"], np.nan),
+                                  freq * 16 + (_hs_level(pairing.hs)[pr["h"].to_numpy()] if len(pairing.hs)
+                                               else 0), params.size_bands, pair=base + freq)
+    scale = np.maximum(np.maximum(MAD_TO_SD * h["mad"], params.mad_floor), np.nan_to_num(pr["size_noise"]))
     pr["n_history"] = h["count"]
     pr["hist_median"] = h["median"]
     pr["hist_mad"] = h["mad"]
     pr["z_own"] = np.where(enough, (log_gap - h["median"]) / scale, np.nan)
     pr["hist_first"] = h["first"]
     pr["hist_last"] = h["last"]
+    # the excess over the pair's own norm: what changed, in dollars (a gap that has stood for years is not news)
+    with np.errstate(invalid="ignore", over="ignore"):
+        norm_x = m_fob * np.exp(np.where(enough, h["median"], 0.0))
+    pr["usd_beyond_norm"] = np.abs(x - norm_x)
+    # chronic: outside the band in most history periods and now, with the gap in line with that norm
+    count_same = h.get("count_same", h["count"])
+    chronic_share = h["outside"] / np.maximum(count_same, 1)
+    pr["chronic"] = ((count_same >= params.min_history) & (chronic_share >= params.chronic_min_share)
+                     & (np.abs(log_gap) >= params.chronic_log_gap))
 
     # peers: the exporter's other partners, same period and product level
     level = _hs_level(pairing.hs)[pr["h"].to_numpy()] if len(pairing.hs) else np.zeros(n, dtype=np.int64)
@@ -742,8 +803,23 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
     structural = enough & (
         (e_hub & (share_pos >= params.entrepot_min_share))
         | (i_hub & (share_neg >= params.entrepot_min_share)))
+    # from the first period: a hub's gap in the entrepôt direction is structure when its history is too short to
+    # tell, or when the pair's all-products figure is labelled so in the same period (its products follow)
+    direction = (e_hub & (log_gap >= thr)) | (i_hub & (log_gap <= -thr))
+    short = ~enough & direction
+    e_, i_ = pr["e"].to_numpy(), pr["i"].to_numpy()
+    total_code = np.flatnonzero(np.asarray(pairing.hs, dtype=object) == "TOTAL")
+    if len(total_code) and nh > 1:
+        is_total = pr["h"].to_numpy() == total_code[0]
+        pair_key = (p * nc + e_) * nc + i_
+        labelled = structural | short | pr["reexport_explained"].to_numpy()
+        tot = pd.Series(labelled[is_total], index=pair_key[is_total])
+        tot = tot[~tot.index.duplicated()]
+        from_total = tot.reindex(pair_key).fillna(False).to_numpy(dtype=bool) & direction & ~is_total
+    else:
+        from_total = np.zeros(n, dtype=bool)
     pr["hub_pair"] = e_hub | i_hub
-    pr["entrepot"] = structural | pr["reexport_explained"].to_numpy()
+    pr["entrepot"] = structural | short | from_total | pr["reexport_explained"].to_numpy()
     return pr
 
 
@@ -817,7 +893,6 @@ def build_findings(table: pd.DataFrame, pairing: Pairing, params: MirrorParams,
     beyond = t["usd_beyond_band"].to_numpy()
     level = _hs_level(np.asarray(t["hs"].cat.categories.astype(str)))[t["hs"].cat.codes.to_numpy()]
     p_codes = t["period"].cat.codes.to_numpy().astype(np.int64)
-    weight = materiality_weight(beyond, p_codes * 16 + level, params.materiality_quantile)
     # the exporter's paired exports in the period, same product level
     tot_key = (p_codes * 16 + level) * len(pairing.countries) + t["exporter"].cat.codes.to_numpy()
     total_x = pd.Series(t["x_usd"].to_numpy()).groupby(tot_key).transform("sum").to_numpy()
@@ -827,20 +902,30 @@ def build_findings(table: pd.DataFrame, pairing: Pairing, params: MirrorParams,
     z_own = t["z_own"].to_numpy()
     z_peer = t["z_peer"].to_numpy()
     ent = t["entrepot"].to_numpy()
-    s_own = np.minimum(np.abs(z_own) * temper, params.z_cap) * weight
-    s_peer = np.minimum(np.abs(z_peer) * temper, params.z_cap) * weight
-    pick_own = np.isfinite(s_own) & (s_own >= params.min_score) & material & ~ent
+    chronic = t["chronic"].to_numpy()
+    s_own = np.minimum(np.abs(z_own) * temper, params.z_cap)
+    s_peer = np.minimum(np.abs(z_peer) * temper, params.z_cap)
+    # a chronic pair is judged against its own (chronic) norm only: its distance from its peers is the standing
+    # asymmetry itself, not news
+    pick_own = np.isfinite(s_own) & (s_own >= params.min_score) & material & ~ent & (beyond > 0)
     material_rep = t["usd_beyond_band_reported"].to_numpy() >= params.min_usd_share * total_x
     s_ent = np.where(np.isfinite(s_own), s_own, 0.0)
     pick_ent = ent & (material_rep | material) & (t["usd_beyond_band_reported"].to_numpy() > 0)
-    pick_peer = np.isfinite(s_peer) & (s_peer >= params.min_score) & material & ~ent
+    pick_peer = np.isfinite(s_peer) & (s_peer >= params.min_score) & material & ~ent & ~chronic & (beyond > 0)
+    pick_chronic = chronic & ~ent & ~pick_own & (beyond > 0)
+    s_chronic = np.abs(t["log_gap"].to_numpy()) / params.chronic_log_gap
+    n_tested = {"mirror.log_gap_z": int(np.isfinite(z_own).sum()), "mirror.peer_z": int(np.isfinite(z_peer).sum()),
+                "mirror.entrepot": int(len(t)), "mirror.chronic": int(len(t))}
     for signal, pick, score, zcol in (("mirror.log_gap_z", pick_own, s_own, z_own),
                                       ("mirror.entrepot", pick_ent, s_ent, z_own),
-                                      ("mirror.peer_z", pick_peer, s_peer, z_peer)):
+                                      ("mirror.peer_z", pick_peer, s_peer, z_peer),
+                                      ("mirror.chronic", pick_chronic, s_chronic, z_own)):
         if not pick.any():
             continue
         sub = t.loc[pick]
-        recs.append(_records(sub, pairing, signal, score[pick], zcol[pick], params))
+        rec = _records(sub, pairing, signal, score[pick], zcol[pick], params)
+        rec["n_tested"] = n_tested[signal]
+        recs.append(rec)
     if not recs:
         return make_findings()
     out = pd.concat(recs, ignore_index=True)
@@ -893,21 +978,33 @@ def _records(sub: pd.DataFrame, pairing: Pairing, signal: str, score: np.ndarray
         elif signal == "mirror.peer_z":
             s += (f"; the log gap of {lg:+.2f} ({fmt_usd(gap)}) is {abs(zz):.1f} robust SD {side} the median "
                   f"{pmed:+.2f} of {an}'s {int(npeer)} partners in {p}")
+        elif signal == "mirror.chronic":
+            s += (f"; the log gap of {lg:+.2f} has stood beyond the 1.4 mirror band through most of {span} "
+                  f"(median {hmed:+.2f}): a standing asymmetry, not a change; listed apart from the ranked cases")
         elif rxe:
             s += (f"; the gap of {fmt_usd(gap)} is an entrepôt effect: {an}'s re-exports, which {bn} books under "
                   f"the goods' origin, explain all but {fmt_usd(bey)} of it; not ranked as fraud")
         else:
             hub = a if a in hubs else b
-            hist = f"{hmed:+.2f} through {span}" if span else f"{hmed:+.2f}"
-            now = f" ({abs(zz):.1f} robust SD {side} that norm now)" if math.isfinite(zz) else ""
+            if math.isfinite(hmed):
+                hist = f"{hmed:+.2f} through {span}" if span else f"{hmed:+.2f}"
+                now = f" ({abs(zz):.1f} robust SD {side} that norm now)" if math.isfinite(zz) else ""
+                why = f"so the log gap has stayed near {hist}{now}"
+            else:
+                why = (f"and the log gap of {lg:+.2f} lies in the entrepôt direction (too little history yet to "
+                       f"measure the pair's norm; its all-products figure or the hub's role says so)")
             s += (f"; the gap of {fmt_usd(gap)} is an entrepôt effect: {names.get(hub, hub)} re-exports and the "
-                  f"importer records goods by origin, so the log gap has stayed near {hist}{now}; "
-                  f"not ranked as fraud")
+                  f"importer records goods by origin, {why}; not ranked as fraud")
         if tmp < 1 and signal != "mirror.entrepot":
             s += f"; tempered ×{tmp:.2f} because {bn}'s import reports disagree with most partners"
         details.append(s)
     expected = np.where(sub["m_fob_usd"].to_numpy() > 0, sub["m_fob_usd"].to_numpy(), np.nan)
     at_stake = sub["usd_beyond_band"].to_numpy()
+    if signal in ("mirror.log_gap_z", "mirror.peer_z"):
+        # what changed: the dollars beyond both the freight band and the pair's own norm
+        norm = sub["usd_beyond_norm"].to_numpy()
+        at_stake = np.where(np.isfinite(sub["z_own"].to_numpy()) & np.isfinite(norm), np.minimum(at_stake, norm),
+                            at_stake)
     if signal == "mirror.entrepot":
         at_stake = sub["usd_beyond_band_reported"].to_numpy()
     return pd.DataFrame({

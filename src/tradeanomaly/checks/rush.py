@@ -44,24 +44,32 @@ from .series import (
 
 CHECK = "rush"
 US_CHINA_TARIFF_DATES = ("2018-07-06", "2018-08-23", "2018-09-24", "2019-05-10", "2019-09-01", "2025-04-02")
+#: tariff dates that exporters of any economy may run ahead of: the US section 232 duties on steel and aluminium
+#: (2018-03-23), China's retaliatory lists (2018-04-02, 2019-06-01; the 2018 lists took effect with the US ones),
+#: the 2025 US duties on China, Mexico and Canada (2025-02-04, 2025-03-04), on steel and aluminium (2025-03-12) and
+#: the reciprocal tariffs (2025-04-02), besides the US-China section 301 dates
+TARIFF_DATES = tuple(sorted(set(US_CHINA_TARIFF_DATES) | {"2018-03-23", "2018-04-02", "2019-06-01", "2025-02-04",
+                                                          "2025-03-04", "2025-03-12"}))
 
 
 @dataclass(frozen=True)
 class RushParams:
     """Knobs of the rush check (defaults in brackets).
 
-    - ``origins`` [("CHN",)], ``destinations`` [("USA", "EU27")]: codes or groups (EU members summed).
-    - ``tariff_events`` [the US-China section 301 dates 2018-07-06, 2018-08-23, 2018-09-24, 2019-05-10,
-      2019-09-01 and 2025-04-02].
+    - ``origins`` [("*",): every economy], ``destinations`` [("USA", "CHN", "EU27")]: codes or groups (EU members
+      summed; an origin inside a destination group is not a shipment to it).
+    - ``tariff_events`` [:data:`TARIFF_DATES`: the US-China section 301 dates 2018-07-06, 2018-08-23,
+      2018-09-24, 2019-05-10, 2019-09-01, China's retaliation 2018-04-02 and 2019-06-01, the US section 232 duties
+      2018-03-23, and 2025-02-04, 2025-03-04, 2025-03-12, 2025-04-02].
     - ``pre`` [{"M": 3, "Q": 1}] / ``post`` [{"M": 3, "Q": 1}]: periods before / after the event's period.
     - ``history`` [{"M": 6, "Q": 4}] (recent growth: tariff years bend trends), ``min_history`` [{"M": 3, "Q": 3}], ``min_scale`` [0.08]: a short
       history is allowed (the 2018 tariffs came early in many panels), with a wider spread floor to match.
     - ``cif_margin`` [0.06]; ``min_score`` [3.5].
     """
 
-    origins: tuple = ("CHN",)
-    destinations: tuple = ("USA", "EU27")
-    tariff_events: tuple = US_CHINA_TARIFF_DATES
+    origins: tuple = ("*",)
+    destinations: tuple = ("USA", "CHN", "EU27")
+    tariff_events: tuple = TARIFF_DATES
     pre: dict = field(default_factory=lambda: {"M": 3, "Q": 1})
     post: dict = field(default_factory=lambda: {"M": 3, "Q": 1})
     history: dict = field(default_factory=lambda: {"M": 6, "Q": 4})
@@ -83,7 +91,13 @@ def _series(flows: pd.DataFrame, rows: np.ndarray, params: RushParams) -> pd.Dat
     """O -> D shipments: the destination's imports (FOB) where reported, else the origin's exports (from the rows
     ``rows`` of ``flows``, selected on integer codes of the keys: only the few O -> D rows are read)."""
     dest_map = expand_group(params.destinations)
-    origins = set(expand_group(params.origins))
+    if "*" in params.origins:
+        from ..codes import is_country
+
+        codes = pd.Series(pd.unique(pd.concat([flows["reporter"], flows["partner"]]).astype("str")))
+        origins = set(codes[is_country(codes).to_numpy(dtype=bool)])
+    else:
+        origins = set(expand_group(params.origins))
     gc, gu = key_codes(flows["region"])
     rc, ru = key_codes(flows["reporter"])
     pc, pu = key_codes(flows["partner"])
@@ -102,6 +116,9 @@ def _series(flows: pd.DataFrame, rows: np.ndarray, params: RushParams) -> pd.Dat
                        "d": x["partner"].map(dest_map).to_numpy(), "hs": x["hs"].to_numpy(),
                        "v": x["value_usd"].to_numpy(dtype=float)})
     key = ["period", "o", "d", "hs"]
+    # shipments inside a destination group (Germany to the EU) are not exports to it
+    im = im.loc[im["o"].map(dest_map).fillna(im["o"]) != im["d"]]
+    ex = ex.loc[ex["o"].map(dest_map).fillna(ex["o"]) != ex["d"]]
     im = im.groupby(key, sort=False)["v"].sum().reset_index()
     ex = ex.groupby(key, sort=False)["v"].sum().reset_index()
     both = im.merge(ex, on=key, how="outer", suffixes=("", "_x"))
@@ -120,6 +137,7 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
     usable = np.arange(len(flows)) if keep is None else np.flatnonzero(keep)
     by_freq, _ = row_frequencies(flows, usable)
     out = []
+    tested = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for freq, part in by_freq.items():
@@ -147,6 +165,8 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
                 ev = str(ev)
                 p_e = ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}"
                 te = pos.get(p_e)
+                if te is not None and test[te]:
+                    tested += int(len(pn.keys))  # series x tariff events under test
                 if te is None or not test[te]:
                     continue
                 # the event's own period counts as "after" when the tariff applies for most of it
@@ -209,4 +229,6 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
                     "period": p_e, "score": score[rows], "value": act_pre.sum(axis=1),
                     "expected": exp_pre.sum(axis=1), "usd_at_stake": np.maximum(excess, 0.0), "detail": details,
                 }))
-    return CheckResult(check=CHECK, findings=finish(out, CHECK), ledgers=[led])
+    findings = finish(out, CHECK)
+    findings["n_tested"] = float(tested)
+    return CheckResult(check=CHECK, findings=findings, ledgers=[led])

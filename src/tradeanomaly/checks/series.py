@@ -927,7 +927,8 @@ def _level_shift(st: _SeriesState, params: SeriesParams, test: np.ndarray, what:
         )
     # a short, erratic history can extrapolate its trend far beyond anything traded (a +1,292% median growth
     # over three years): the shift cannot explain more dollars than the series carried before or after it
-    at_stake = np.minimum(np.abs(val - exp_), np.maximum(val, base)) * k
+    # (per period, like every amount of a finding; and no more than the level actually moved)
+    at_stake = np.minimum(np.minimum(np.abs(val - exp_), np.maximum(val, base)), np.abs(val - base))
     return _frame(keys, pn, cols, "series.level_shift", score[rows, cols], val, exp_, at_stake, details)
 
 
@@ -1026,9 +1027,11 @@ def run(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: lis
         vals = flows["value_usd"].to_numpy(dtype=float)
         panels = (coded_panels(flows, r, SERIES_KEYS, {"value_usd": vals[r]}, freq)["value_usd"]
                   for freq, r in by_freq.items())
+    tested = 0
     for panel in panels:
         freq = panel.freq
         test = period_mask(panel.labels, periods)
+        tested += int(len(panel.keys)) * int(test.sum())
         # growth statistics only where a test reads them: the periods under test, and the neighbours a level
         # shift's local maximum compares
         need = test.copy()
@@ -1046,4 +1049,6 @@ def run(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: lis
             if "peer" in params.signals:
                 out.append(_peer(st, params, test, what))
         del st, panel
-    return CheckResult(check=CHECK, findings=finish(out, CHECK), ledgers=[led])
+    findings = finish(out, CHECK)
+    findings["n_tested"] = float(tested)  # series x periods under test
+    return CheckResult(check=CHECK, findings=findings, ledgers=[led])

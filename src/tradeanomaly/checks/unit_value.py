@@ -11,8 +11,13 @@
   right-skewed price distribution is not half flagged as the raw interquartile rule would. The score is a
   z-equivalent: 2.698 (where the plain boxplot fence sits for normal data) plus the distance beyond the fence in
   ``IQR / 1.349`` units, the IQR floored at the reporting noise (``mad_floor`` of the median).
-* Both signals are scored like the mirror findings: ``min(z, z_cap) * usd / (usd + u_ref)`` (see
-  :mod:`.mirror`); pairs labelled entrepôt by the mirror check get no unit-value finding.
+* ``unit_value.own_history``: a pair's unit value of a product against the pair's own previous periods (robust
+  z of the log unit value), on the side whose price moved, while the quantity stays within two robust SD of its
+  own history: a price that jumps while the goods do not. Where both reports carry the same new price (collusive
+  mispricing) the mirror ratio does not move and only this signal sees it.
+* Scores are the robust z capped at ``z_cap``; the dollars are in ``usd_at_stake`` (the priced difference times
+  the quantity) and weighed by the ranking. Pairs labelled entrepôt by the mirror check get no unit-value
+  finding.
 
 Pairs whose two reports use different quantity units are listed (``status == "unit_mismatch"``) and counted in
 the ledger, not compared and not dropped silently.
@@ -128,7 +133,7 @@ def _key(*cols: np.ndarray) -> np.ndarray:
 
 def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> UnitValueResult:
     """Unit-value findings and table from the labelled mirror pair table (see module docstring)."""
-    from .mirror import _names, materiality_weight
+    from .mirror import _names
 
     ledger = Ledger(stage="unit_value.pairs", rows_in=len(table))
     if "qx" not in table.columns or table.empty:
@@ -194,15 +199,11 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> Un
     names = dict(zip(pairing.countries, _names(pairing.countries)))
     # an entrepôt pair's values carry re-exports its quantities may not: labelled by the mirror check, not here
     entrepot = table["entrepot"].to_numpy()[rows] if "entrepot" in table.columns else np.zeros(len(t), bool)
-    level = np.array([0 if h == "TOTAL" else len(h) for h in t["hs"].cat.categories.astype(str)],
-                     dtype=np.int64)[h_code]
-    wkey = p_code.astype(np.int64) * 16 + level
     stake_ratio = np.where(c, np.abs(t["x_usd"].to_numpy() - t["qx"].to_numpy() * uv_m), 0.0)
-    w_ratio = materiality_weight(stake_ratio, wkey, params.materiality_quantile)
-    s_ratio = np.minimum(np.abs(z), params.z_cap) * w_ratio
+    s_ratio = np.minimum(np.abs(z), params.z_cap)
     t["score_ratio"] = s_ratio
     recs = []
-    pick = test & ~entrepot & np.isfinite(z) & (np.abs(z) >= params.uv_min_score) & (s_ratio >= params.min_score)
+    pick = test & ~entrepot & np.isfinite(z) & (np.abs(z) >= params.uv_min_score) & (stake_ratio > 0)
     if pick.any():
         sub = t.loc[pick]
         det = []
@@ -217,15 +218,15 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> Un
                        f"HS {h} in {p})")
         at_stake = stake_ratio[pick]
         recs.append(_frame(sub, "unit_value.mirror_ratio", s_ratio[pick], sub["uv_x"].to_numpy(),
-                           sub["uv_m_fob"].to_numpy() * np.exp(sub["ratio_median"].to_numpy()), at_stake, det))
+                           sub["uv_m_fob"].to_numpy() * np.exp(sub["ratio_median"].to_numpy()), at_stake, det,
+                           int((test & c & np.isfinite(z)).sum())))
     for zb, uv, q, who in ((zx, uv_x, t["qx"].to_numpy(), "exporter"),):
         fr_all = fences.reindex(ogrp)
         lo_all, hi_all = fr_all["fence_low"].to_numpy(), fr_all["fence_high"].to_numpy()
         outside = c & np.isfinite(zb) & (zb > 0)
         stake = np.where(outside, np.abs(uv - np.where(uv > hi_all, hi_all, lo_all)) * q, 0.0)
-        s_box = np.minimum(np.nan_to_num(zb), params.z_cap) * materiality_weight(stake, wkey,
-                                                                                 params.materiality_quantile)
-        pick = test & c & ~entrepot & np.isfinite(zb) & (zb >= params.uv_min_score) & (s_box >= params.min_score)
+        s_box = np.minimum(np.nan_to_num(zb), params.z_cap)
+        pick = test & c & ~entrepot & np.isfinite(zb) & (zb >= params.uv_min_score) & (stake > 0)
         if not pick.any():
             continue
         sub = t.loc[pick]
@@ -242,7 +243,11 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> Un
             det.append(f"{rep}'s report of HS {h} from {an} to {bn} in {p} has a unit value of {vv:,.2f} USD/{u}, "
                        f"outside the skew-adjusted range {max(l_, 0):,.2f}–{h_:,.2f} of {an}'s {int(n)} "
                        f"partners for the product (z-equivalent {zz:.1f})")
-        recs.append(_frame(sub, "unit_value.outlier", s_box[pick], v, np.clip(v, lo, hi), at_stake, det))
+        recs.append(_frame(sub, "unit_value.outlier", s_box[pick], v, np.clip(v, lo, hi), at_stake, det,
+                           int((test & c & np.isfinite(zb)).sum())))
+    own = _own_history(t, c, test, entrepot, params, pairing, names)
+    if own is not None:
+        recs.append(own)
     findings = make_findings(pd.concat(recs, ignore_index=True)) if recs else make_findings()
     order = np.lexsort([t[c].cat.codes.to_numpy() for c in ("hs", "importer", "exporter", "period")])
     table_out = t.iloc[order].reset_index(drop=True)
@@ -259,7 +264,72 @@ def _box_z(values: np.ndarray, groups: np.ndarray, fences: pd.DataFrame) -> np.n
     return np.where(np.isfinite(hi), z, np.nan)
 
 
-def _frame(sub, signal, score, value, expected, at_stake, details) -> pd.DataFrame:
+def _own_history(t: pd.DataFrame, c: np.ndarray, test: np.ndarray, entrepot: np.ndarray, params, pairing,
+                 names: dict) -> pd.DataFrame | None:
+    """``unit_value.own_history``: a pair's price of a product against its own previous periods, with the
+    quantity in line with its own history (a price that jumps while the goods do not). Both sides are followed:
+    where both reports move together the mirror ratio stays put, and only this signal sees the mispricing
+    (collusive over- or under-invoicing)."""
+    from .mirror import _history, _period_axes
+
+    ordinal_l, _, _ = _period_axes(pairing.period_labels)
+    ordn = ordinal_l[t["period"].cat.codes.to_numpy()]
+    series = _key(t["exporter"].cat.codes.to_numpy(), t["importer"].cat.codes.to_numpy(),
+                  t["hs"].cat.codes.to_numpy(), pd.factorize(t["qx_unit"].astype(str))[0])
+    ones = np.ones(len(t), dtype=np.int64)
+    t["z_own_uv"] = np.nan
+    out_z = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = {"uv_x": np.log(t["uv_x"].to_numpy()), "uv_m": np.log(t["uv_m_fob"].to_numpy()),
+                "q_x": np.log(t["qx"].to_numpy()), "q_m": np.log(t["qm"].to_numpy())}
+    hist = {}
+    for k, v in logs.items():
+        v = np.where(c & np.isfinite(v), v, np.nan)
+        h = _history(v, series, ordn, ones, params.history)
+        scale = np.maximum(MAD_TO_SD * h["mad"], params.mad_floor)
+        out_z[k] = np.where(h["count"] >= params.min_history, (v - h["median"]) / scale, np.nan)
+        hist[k] = h
+    zx, zm = out_z["uv_x"], out_z["uv_m"]
+    steady_x = np.abs(np.nan_to_num(out_z["q_x"], nan=np.inf)) < 2.0
+    steady_m = np.abs(np.nan_to_num(out_z["q_m"], nan=np.inf)) < 2.0
+    side_x = np.isfinite(zx) & steady_x & (np.abs(zx) >= np.nan_to_num(np.abs(zm), nan=0.0))
+    z = np.where(side_x, zx, np.where(np.isfinite(zm) & steady_m, zm, np.nan))
+    t["z_own_uv"] = z
+    tested = test & c & np.isfinite(z)
+    pick = tested & ~entrepot & (np.abs(np.nan_to_num(z)) >= params.uv_min_score)
+    if not pick.any():
+        return None
+    idx = np.flatnonzero(pick)
+    sub = t.iloc[idx]
+    med_x = np.exp(hist["uv_x"]["median"][idx])
+    med_m = np.exp(hist["uv_m"]["median"][idx])
+    qx = sub["qx"].to_numpy()
+    uvx, uvm = sub["uv_x"].to_numpy(), sub["uv_m_fob"].to_numpy()
+    both = np.isfinite(zx[idx]) & np.isfinite(zm[idx]) & (np.sign(zx[idx]) == np.sign(zm[idx])) & \
+        (np.abs(zm[idx]) >= params.uv_min_score) & (np.abs(zx[idx]) >= params.uv_min_score)
+    uv_now = np.where(side_x[idx], uvx, uvm)
+    uv_norm = np.where(side_x[idx], med_x, med_m)
+    at_stake = np.abs(uv_now - uv_norm) * np.where(side_x[idx], qx, sub["qm"].to_numpy())
+    det = []
+    for a, b, h, p, u, vx, vm, mx, mm, zz, bb, sx in zip(
+            sub["exporter"].astype(str), sub["importer"].astype(str), sub["hs"].astype(str),
+            sub["period"].astype(str), sub["qx_unit"].astype(str), uvx, uvm, med_x, med_m, z[idx], both,
+            side_x[idx]):
+        an, bn = names.get(a, a), names.get(b, b)
+        who = an if sx else bn
+        now, norm = (vx, mx) if sx else (vm, mm)
+        s = (f"{who}'s report of HS {h} from {an} to {bn} in {p} prices it at {now:,.2f} USD/{u} against "
+             f"{norm:,.2f} in the pair's previous periods ({abs(zz):.1f} robust SD {'above' if zz > 0 else 'below'}),"
+             f" with the quantity in line with its own history")
+        if bb:
+            s += (f"; {an if not sx else bn} reports the same move ({vm if sx else vx:,.2f} USD/{u}): both reports "
+                  f"carry the new price, so the two sides agree and no mirror gap shows")
+        det.append(s)
+    return _frame(sub, "unit_value.own_history", np.minimum(np.abs(z[idx]), params.z_cap), uv_now, uv_norm,
+                  at_stake, det, int(tested.sum()))
+
+
+def _frame(sub, signal, score, value, expected, at_stake, details, n_tested=None) -> pd.DataFrame:
     ex, im, hs = sub["exporter"].astype(str).to_numpy(), sub["importer"].astype(str).to_numpy(), \
         sub["hs"].astype(str).to_numpy()
     return pd.DataFrame({
@@ -267,5 +337,5 @@ def _frame(sub, signal, score, value, expected, at_stake, details) -> pd.DataFra
         "subject": [f"{a}>{b}" if h == "TOTAL" else f"{a}>{b}:{h}" for a, b, h in zip(ex, im, hs)],
         "reporter": ex, "partner": im, "hub": "", "region": "", "hs": hs,
         "period": sub["period"].astype(str).to_numpy(), "score": score, "value": value, "expected": expected,
-        "usd_at_stake": at_stake, "detail": details,
+        "usd_at_stake": at_stake, "n_tested": np.nan if n_tested is None else float(n_tested), "detail": details,
     })
