@@ -112,48 +112,86 @@ def test_cli_explains_a_bad_truth_file(tmp_path):
 SEEDS = range(5)
 
 
+def repeat_places(truth: pd.DataFrame, flags: pd.DataFrame, k: int = 50) -> int:
+    """Places beyond the first that one planted anomaly takes among the first k ranked cases."""
+    top = flags.loc[flags["rank"].notna()].head(k).reset_index(drop=True)
+    t = evaluation.normalise_truth(truth)
+    m = evaluation.match(t, evaluation.normalise_flags(top))
+    if m.empty:
+        return 0
+    m = m.loc[~t["negative_control"].astype(bool).to_numpy()[m["truth"].to_numpy()]]
+    return int((m.groupby("truth")["flag"].nunique() - 1).clip(lower=0).sum())
+
+
 @pytest.mark.slow
 def test_end_to_end_on_synth_panels():
-    """Over the generator's default panel with seeds 0..4: mean precision@20 >= 0.8, mean recall@50 >= 0.9, every
-    planted kind found within the top 50 (on at least one seed; across the five seeds), no negative control in the
-    top 20 of any seed."""
+    """The generator's evaluation panels (23 planted anomalies of six kinds), seeds 0..4, every check on every
+    period: measured mean precision@20 0.84 and recall@50 0.93 (asserted with a margin: 0.8 and 0.9), every kind
+    found within the top 50, no negative control in any top 20, and at most one place in any top 50 taken by a
+    planted anomaly already listed (measured 0.4 per seed)."""
     synth = pytest.importorskip("tradeanomaly.synth")
     from tradeanomaly import ranking, scoring
 
-    results = []
+    results, repeats = [], []
     for seed in SEEDS:
-        panel = synth.generate(seed)
+        panel = synth.generate(seed, counts=synth.EVALUATION_COUNTS)
         findings, missing = evaluation.run_available_checks(panel.flows, None, random_state=seed)
-        if missing:
-            pytest.skip("checks not available yet: " + "; ".join(f"{k}: {v}" for k, v in missing.items()))
+        assert not missing, missing
         flags = ranking.rank(findings, scoring.score(findings, random_state=seed))
         results.append(evaluation.evaluate(panel.truth, flags))
+        repeats.append(repeat_places(panel.truth, flags))
     overall = pd.DataFrame([r.overall for r in results])
     assert overall["precision@20"].mean() >= 0.8, overall
     assert overall["recall@50"].mean() >= 0.9, overall
     per_kind = pd.concat([r.per_kind for r in results])
-    assert (per_kind.groupby("kind")["recall@50"].mean() > 0).all(), per_kind
+    assert (per_kind.groupby("kind")["recall@50"].mean() >= 0.6).all(), per_kind
     assert all(r.overall["negative_controls@20"] == 0 for r in results), overall
+    assert max(repeats) <= 1, repeats
 
 
-@pytest.mark.slow
-@pytest.mark.shared
-def test_imf_dots_2013_china_hong_kong_in_top_ten(shared_data):
-    """IMF DOTS annual (2022 vintage), every check on 2013 with 2003-2012 as history: China's exports to Hong Kong
-    are among the ten best-ranked cases, explained by the mirror gap."""
+def _dots_cases(shared_data, period: str, since: str):
     from conftest import REPO, shared_file
     from tradeanomaly import ranking, scoring
     from tradeanomaly.sources import read_source
 
     path = shared_file(shared_data, "imf_dots_annual_1960_2020", "dots_annual_bilateral_1960_2020.csv.gz")
     read = read_source("table", [path], column_map=REPO / "configs" / "maps" / "imf-dots-long.yaml")
-    flows = read.flows.loc[read.flows["period"] >= "2003"].reset_index(drop=True)
-    findings, missing = evaluation.run_available_checks(flows, ["2013"])
-    assert "mirror" not in missing
+    flows = read.flows.loc[read.flows["period"] >= since].reset_index(drop=True)
+    findings, missing = evaluation.run_available_checks(flows, [period])
+    assert not missing, missing
     flags = ranking.rank(findings, scoring.score(findings, random_state=0))
-    top = flags.loc[flags["rank"].notna()].head(10)
+    return flags.loc[flags["rank"].notna()]
+
+
+def _no_aggregate(top: pd.DataFrame) -> None:
+    from tradeanomaly.codes import is_country
+
+    codes = pd.Series(sorted({c for c in pd.concat([top["reporter"], top["partner"], top["hub"]]) if c}))
+    assert bool(is_country(codes).all()), list(codes[~is_country(codes).to_numpy(dtype=bool)])
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_imf_dots_2013_china_hong_kong_in_top_three(shared_data):
+    """IMF DOTS annual (2022 vintage), every check on 2013 with 2003-2012 as history: China's exports to Hong Kong
+    are among the three best-ranked cases (measured: rank 3), with the mirror gap's dollars beyond the pair's norm,
+    and no aggregate is a subject of the top 20."""
+    ranked = _dots_cases(shared_data, "2013", "2003")
+    top = ranked.head(3)
     hit = top.loc[(top["reporter"] == "CHN") & (top["partner"] == "HKG")]
-    assert len(hit) == 1, top[["rank", "subject", "period", "signals"]]
-    assert "mirror.log_gap_z" in hit["signals"].iloc[0]
+    assert len(hit) == 1, ranked[["rank", "subject", "kind", "usd_at_stake"]].head(10)
+    assert hit["kind"].iloc[0] == "mirror_gap" and 110e9 < hit["usd_at_stake"].iloc[0] < 125e9
     assert hit["explanation"].iloc[0].startswith("China reports 384.9 bn USD of exports to Hong Kong")
-    assert "mirror gap" in hit["explanation"].iloc[0]
+    _no_aggregate(ranked.head(20))
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_imf_dots_2019_china_vietnam_us_in_top_ten(shared_data):
+    """IMF DOTS 2019 with 2009-2018 as history: China -> Vietnam -> US is a rerouting case of the top ten
+    (measured: rank 3), and no aggregate is a subject of the top 20."""
+    ranked = _dots_cases(shared_data, "2019", "2009")
+    top = ranked.head(10)
+    hit = top.loc[(top["reporter"] == "CHN") & (top["hub"] == "VNM") & (top["partner"] == "USA")]
+    assert len(hit) == 1 and hit["kind"].iloc[0] == "rerouting", top[["rank", "subject", "kind"]]
+    _no_aggregate(ranked.head(20))

@@ -103,3 +103,22 @@ def test_pairing_ledger_on_the_panel(panel):
     assert led.counts["paired"] == 2 * len(res.tables["mirror_gaps"])
     g = res.tables["mirror_gaps"]
     assert np.isfinite(g["log_gap"]).all()
+
+
+def test_hub_reexport_gaps_are_structural_from_the_first_months(panel):
+    # the panel's first three months: no history yet. Hong Kong's and Singapore's exports to China (re-exports of
+    # Chinese goods that China books under their origin) are entrepôt effects at the pair and at every product
+    first = ["2017-01", "2017-02", "2017-03"]
+    f = mirror.run(panel[0].flows, periods=first).findings
+    hub = f[f["subject"].str.match(r"^(?:HKG|SGP)>CHN")]
+    assert len(hub) >= 100 and hub["subject"].str.contains(":").sum() >= 100  # products, not only totals
+    assert set(hub["signal"]) == {"mirror.entrepot"}, hub.loc[hub["signal"] != "mirror.entrepot", "signal"].unique()
+    assert hub["detail"].str.contains("entrepôt effect").all()
+    # and the ranking lists them as structure, never as fraud
+    from tradeanomaly import ranking
+
+    flags = ranking.rank(f, None)
+    ranked = flags.loc[flags["rank"].notna()]
+    assert not ranked["subject"].str.match(r"^(?:HKG|SGP)>CHN").any()
+    st = flags.loc[flags["label"] == "structural"]
+    assert st["subject"].str.match(r"^HKG>CHN").any()

@@ -51,6 +51,7 @@ class RunResult:
     findings: pd.DataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     flags: pd.DataFrame | None = None
+    members: pd.DataFrame | None = None
     previous_run: str | None = None
     manifest: dict = field(default_factory=dict)
     inputs: list[dict] = field(default_factory=list)
@@ -288,12 +289,14 @@ def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool =
 
     t0 = time.perf_counter()
     progress("scoring and ranking ...")
-    flags = _score_and_rank(findings, config, previous)
+    ranking_result = _score_and_rank(findings, config, previous)
+    flags, members = ranking_result.flags, ranking_result.members
     timings["score_rank"] = round(time.perf_counter() - t0, 3)
 
     result = RunResult(run_id=run_id, out_dir=(out_root / run_id) if write else None, config=config,
                        flows=flows, ledgers=ledgers, periods=periods, findings=findings, tables=tables,
-                       flags=flags, previous_run=previous_dir.name if previous_dir else None, inputs=inputs)
+                       flags=flags, members=members, previous_run=previous_dir.name if previous_dir else None,
+                       inputs=inputs)
     result.manifest = {
         "tool": "tradeanomaly",
         "version": __version__,
@@ -320,11 +323,12 @@ def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool =
     return result
 
 
-def _score_and_rank(findings: pd.DataFrame, config: RunConfig, previous: pd.DataFrame | None) -> pd.DataFrame:
+def _score_and_rank(findings: pd.DataFrame, config: RunConfig, previous: pd.DataFrame | None):
     from . import ranking, scoring
 
     scores = scoring.score(findings, params=scoring.ScoringParams(**config.scoring), random_state=config.seed)
-    return ranking.rank(findings, scores, params=ranking.RankingParams(**config.ranking), previous_flags=previous)
+    return ranking.rank_cases(findings, scores, params=ranking.RankingParams.from_mapping(config.ranking),
+                              previous_flags=previous)
 
 
 def table_format(rows: int, output) -> str:
@@ -363,6 +367,8 @@ def write_outputs(result: RunResult, d: Path) -> None:
     (d / "flags.json").write_text(
         json.dumps(json.loads(flags.to_json(orient="records", double_precision=10)), indent=2,
                    ensure_ascii=False) + "\n", encoding="utf-8")
+    if result.members is not None:
+        result.members.to_csv(d / "case_members.csv", index=False, lineterminator="\n")
     result.findings.to_csv(d / "findings.csv", index=False, lineterminator="\n")
     for name, table in sorted(result.tables.items()):
         if "period" in table.columns:  # detail tables cover the periods under test; history stays in the input

@@ -407,8 +407,10 @@ class _Plan:
     estimates: list
 
 
-def _draw_plan(rng, labels, T) -> _Plan:
-    """Choose planted subjects and periods; kinds and counts are fixed, positions vary with the seed."""
+def _draw_plan(rng, labels, T, counts: dict | None = None) -> _Plan:
+    """Choose planted subjects and periods; kinds and counts are fixed (``counts``, default :data:`COUNTS`),
+    positions vary with the seed."""
+    n_of = {**COUNTS, **(counts or {})}
     def window(lo_len, hi_len, lo_start=12):
         lo_start = min(lo_start, T // 4)  # keep history before the anomaly in short panels
         hi_len = min(hi_len, T - lo_start - 1)
@@ -417,8 +419,8 @@ def _draw_plan(rng, labels, T) -> _Plan:
         return first, first + length - 1
 
     used: set[tuple] = set()  # (exporter, importer, chapter) touched by a plant
-    tr_hubs = rng.choice(TRANSSHIPMENT_HUBS, size=3, replace=False)
-    tr_chapters = rng.choice(_TRANSSHIP_CHAPTERS, size=3, replace=False)
+    tr_hubs = rng.choice(TRANSSHIPMENT_HUBS, size=n_of["transshipment"], replace=False)
+    tr_chapters = rng.choice(_TRANSSHIP_CHAPTERS, size=n_of["transshipment"], replace=False)
     transship = []
     for h, c in zip(tr_hubs, tr_chapters):
         events = [e for e in TRANSSHIPMENT_EVENTS if _event_month(e, labels) is not None
@@ -439,7 +441,8 @@ def _draw_plan(rng, labels, T) -> _Plan:
         for c in _RUSH_CHAPTERS[(o, d)]:
             if (o, d, c) not in used:
                 rush_cands.append((date, o, d, measure, c, t0))
-    if len(rush_cands) < 3:
+    n_rush = n_of["export_rush"]
+    if len(rush_cands) < n_rush:
         raise ConfigError("the panel is too short to hold the tariff dates of 2018-2019: use the default span")
     rush = []
     taken_events = set()
@@ -453,9 +456,9 @@ def _draw_plan(rng, labels, T) -> _Plan:
                          drop=float(rng.uniform(0.55, 0.75))))
         used.add((o, d, c))
         taken_events.add(date)
-        if len(rush) == 3:
+        if len(rush) == n_rush:
             break
-    if len(rush) < 3:  # fewer distinct dates than instances: allow a repeated date
+    if len(rush) < n_rush:  # fewer distinct dates than instances: allow a repeated date
         for k in rng.permutation(len(rush_cands)):
             date, o, d, measure, c, t0 = rush_cands[int(k)]
             if (o, d, c) in used:
@@ -464,7 +467,7 @@ def _draw_plan(rng, labels, T) -> _Plan:
                              before=int(rng.integers(1, 4)), after=int(rng.integers(2, 5)),
                              surge=float(rng.uniform(1.5, 2.2)), drop=float(rng.uniform(0.55, 0.75))))
             used.add((o, d, c))
-            if len(rush) == 3:
+            if len(rush) == n_rush:
                 break
 
     invoice = []
@@ -478,11 +481,11 @@ def _draw_plan(rng, labels, T) -> _Plan:
         invoice.append(dict(exporter=e, importer=i, hs=c, t1=t1, t2=t2, factor=float(rng.uniform(1.8, 2.3))))
         pair_taken.add((e, i))
         used.add((e, i, c))
-        if len(invoice) == 3:
+        if len(invoice) == n_of["invoice_export_pair"]:
             break
 
     province = []
-    for p in rng.choice(_INLAND_CANDIDATES, size=3, replace=False):
+    for p in rng.choice(_INLAND_CANDIDATES, size=n_of["invoice_export_province"], replace=False):
         t1, t2 = window(12, 24)
         province.append(dict(region=str(p), t1=t1, t2=t2, level=float(rng.uniform(1.1, 1.3)),
                              spike=rng.uniform(1.8, 2.6, size=T)))
@@ -502,7 +505,7 @@ def _draw_plan(rng, labels, T) -> _Plan:
                                factor=f if up else 1 / f))
         pair_taken.add((e, i))
         used.add((e, i, c))
-        if len(mispricing) == 3:
+        if len(mispricing) == n_of["unit_value_mispricing"]:
             break
 
     # a reporter that fabricates touches every pair it reports: keep it clear of the other plants
@@ -514,8 +517,8 @@ def _draw_plan(rng, labels, T) -> _Plan:
         if r in involved:
             continue
         t1, t2 = window(24, 36)
-        fabricated.append(dict(reporter=r, t1=t1, t2=t2, style="uniform" if len(fabricated) == 0 else "favourite"))
-        if len(fabricated) == 2:
+        fabricated.append(dict(reporter=r, t1=t1, t2=t2, style="uniform" if len(fabricated) % 2 == 0 else "favourite"))
+        if len(fabricated) == n_of["fabricated_digits"]:
             break
     return _Plan(invoice, province, transship, rush, mispricing, fabricated, estimates)
 
@@ -524,14 +527,24 @@ def _is_detail(e: str, i: str) -> bool:
     return (e in DETAIL_ECONOMIES and i in DETAIL_ECONOMIES) or e == "CHN" or i == "CHN"
 
 
-def generate(seed: int = 0, start: str = "2017-01", months: int = 72) -> SynthPanel:
-    """Generate the panel and its truth labels (see the module docstring)."""
+#: the counts the quality evaluation plants (more than the sample's, so that a top 20 of one case per cause can be
+#: all planted anomalies: 23 instances of the six kinds)
+EVALUATION_COUNTS = {"invoice_export_pair": 4, "invoice_export_province": 4, "transshipment": 4, "export_rush": 4,
+                     "unit_value_mispricing": 4, "fabricated_digits": 3}
+
+
+def generate(seed: int = 0, start: str = "2017-01", months: int = 72, counts: dict | None = None) -> SynthPanel:
+    """Generate the panel and its truth labels (see the module docstring); ``counts`` overrides planted instances
+    per kind (:data:`COUNTS`)."""
     labels, years, mons = _month_index(start, months)
     T = len(labels)
     n = len(ISO3)
     idx = {c: k for k, c in enumerate(ISO3)}
     rng_plan, rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2))
-    plan = _draw_plan(rng_plan, labels, T)
+    unknown = set(counts or {}) - set(COUNTS)
+    if unknown:
+        raise ConfigError(f"synth: unknown kind(s) {sorted(unknown)} in counts; known: {', '.join(COUNTS)}")
+    plan = _draw_plan(rng_plan, labels, T, counts)
 
     # -- gravity base ------------------------------------------------------------------------------------------
     gdp = np.array([e[1] for e in _ECONOMIES], dtype=float)

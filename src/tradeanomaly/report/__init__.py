@@ -49,12 +49,14 @@ METHODS = [
      "Iyoha, Malesky, Wen & Wu (2024), Exports in Disguise? Trade Rerouting during the US-China Trade War; "
      "Rotunno, Vézina & Wang (2013), The rise and fall of (Chinese) African apparel exports, JDE 105."),
     ("Scoring and ranking",
-     "Features per subject and period from all findings, robustly scaled with explicit missing-value indicators; an "
-     "ensemble of IsolationForest and ECOD (pyod) combined by rank averaging; a composite with the strongest rule "
-     "signals; consecutive flagged periods merged into episodes. Structural causes are listed apart, never ranked "
-     "as fraud.",
+     "Every finding's score becomes a tail probability against what its check tested in this run; families of "
+     "evidence (the two reports of a flow, a series, digits, a route, prices) add their surprisals, with the "
+     "percentile of a pyod ensemble (IsolationForest, ECOD, COPOD) beside them. Findings that share a cause form one "
+     "case: a subject's near-consecutive periods, a pair's products, a route's legs, a fabricating reporter's pairs. "
+     "A case's score weighs its evidence by the dollars at stake on a log scale, a large amount needing less rarity; "
+     "chronic differences and structural causes are listed apart, never ranked as fraud.",
      "Liu, Ting & Zhou (2008), Isolation Forest, ICDM; Li et al. (2022), ECOD, IEEE TKDE; Zhao, Nasrullah & Li "
-     "(2019), PyOD, JMLR 20."),
+     "(2019), PyOD, JMLR 20; Wilson (2019), The harmonic mean p-value, PNAS 116."),
 ]
 
 
@@ -95,32 +97,41 @@ def _records(df: pd.DataFrame | None, n: int | None = None) -> list[dict]:
     return d.astype(object).where(d.notna(), None).to_dict("records")
 
 
-def _split_flags(flags: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _split_flags(flags: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The flags by role: ``ranked`` cases, ``chronic`` (standing differences, not news), ``structural`` causes and
+    ``resolved`` flags of the previous run."""
     if flags is None or len(flags) == 0:
-        empty = pd.DataFrame(columns=["rank", "subject", "period", "score", "usd_at_stake", "status",
-                                      "explanation", "signals", "label"])
-        return empty, empty, empty
+        empty = pd.DataFrame(columns=["rank", "case_id", "subject", "period", "kind", "score", "confidence",
+                                      "usd_at_stake", "status", "headline", "explanation", "signals", "label"])
+        return {"ranked": empty, "chronic": empty, "structural": empty, "resolved": empty}
     label = flags["label"] if "label" in flags else pd.Series("fraud_signal", index=flags.index)
     status = flags["status"] if "status" in flags else pd.Series("new", index=flags.index)
-    resolved = flags[status == "resolved"]
-    ranked = flags[(label == "fraud_signal") & (status != "resolved")]
-    structural = flags[(label != "fraud_signal") & (status != "resolved")]
-    return ranked, structural, resolved
+    live = status != "resolved"
+    return {"ranked": flags[(label == "fraud_signal") & live], "chronic": flags[(label == "chronic") & live],
+            "structural": flags[~label.isin(["fraud_signal", "chronic"]) & live], "resolved": flags[~live]}
 
 
 def build_context(result: "RunResult", top: int = TOP_CARDS) -> dict:
     from .evidence import charts_for
 
-    ranked, structural, resolved = _split_flags(result.flags)
+    groups = _split_flags(result.flags)
+    ranked, chronic, structural, resolved = (groups[k] for k in ("ranked", "chronic", "structural", "resolved"))
     findings = result.findings
+    members = result.members
     cards = []
     for flag in _records(ranked, top):
         subject, period = flag.get("subject", ""), str(flag.get("period", ""))
         lo, hi = period.split(":")[0], period.split(":")[-1]
-        fsub = findings[(findings["subject"] == subject) & (findings["period"] >= lo) & (findings["period"] <= hi)]
+        if members is not None and len(members) and "case_id" in members:
+            # the findings behind the case: its members (pairs, periods, products), strongest first
+            fsub = members[members["case_id"] == flag.get("case_id")]
+        else:
+            fsub = findings[(findings["subject"] == subject) & (findings["period"] >= lo)
+                            & (findings["period"] <= hi)]
         cards.append({
             "flag": flag,
-            "findings": _records(fsub.sort_values("score", ascending=False, kind="mergesort"), 6),
+            "findings": _records(fsub.sort_values("score", ascending=False, kind="mergesort"), 8),
+            "n_members": int(len(fsub)),
             "charts": charts_for(result.flows, flag, result.tables),
         })
     ledgers = [led.to_dict() for led in result.ledgers]
@@ -135,6 +146,7 @@ def build_context(result: "RunResult", top: int = TOP_CARDS) -> dict:
         "n_flows": len(result.flows),
         "n_findings": len(findings),
         "ranked": _records(ranked),
+        "chronic": _records(chronic, 50),
         "structural": _records(structural, 50),
         "resolved": _records(resolved),
         "cards": cards,

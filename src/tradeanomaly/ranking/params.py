@@ -1,0 +1,153 @@
+"""The knobs of the ranking, declared once with their defaults and checked on construction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from ..errors import ConfigError
+
+#: (signal prefix, family). Signals of one family read the same data (the two reports of a flow, one reporter's
+#: series, its digits, a route's three legs, unit values), so their evidence is not independent; families are.
+#: The longest matching prefix wins.
+DEFAULT_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("mirror.", "mirror"),
+    ("invoice_export.mirror_band", "mirror"),
+    ("unit_value.mirror_ratio", "mirror"),
+    ("unit_value.", "price"),
+    ("benford.", "digits"),
+    ("invoice_export.round_numbers", "digits"),
+    ("series.", "series"),
+    ("rush.", "series"),
+    ("invoice_export.quarter_opening", "series"),
+    ("invoice_export.decoupling", "series"),
+    ("invoice_export.", "mirror"),
+    ("entrepot.", "routing"),
+)
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    """Settings of the evidence, the materiality, the cases and the budget (see :mod:`tradeanomaly.ranking`)."""
+
+    # --- evidence: a tail probability per finding, combined per subject-period ---------------------------------
+    families: tuple[tuple[str, str], ...] = DEFAULT_FAMILIES
+    #: the exponential tail fitted to a signal's findings (see :mod:`.evidence`): at least this many findings,
+    #: worth at most this many decades of p beyond the empirical rank
+    tail_min_findings: int = 5
+    tail_decades: float = 2.0
+    #: (signal prefix, prior weight in (0, 1]): how much a signal alone says about misreporting rather than an
+    #: innocent change. A series break happens for many reasons (a new plant, a lost contract); a disagreement
+    #: between the two reports of one flow, invented digits or goods passing through a hub say more
+    signal_priors: tuple[tuple[str, float], ...] = (
+        ("series.", 0.5), ("invoice_export.decoupling", 0.6), ("entrepot.origin_washing", 0.5),
+        ("entrepot.thin_hub", 0.6))
+    #: prior factor of a route case seen by the pass-through bound alone, without a share shift at the
+    #: destination or co-movement of the legs (an economy whose exports simply grew)
+    route_uncorroborated_prior: float = 0.5
+    #: weight of the pyod ensemble's percentile in the evidence of a subject-period (0: rules alone)
+    w_ensemble: float = 0.25
+    #: the ensemble counts only for kinds of subject with at least this many subject-periods in the run
+    ensemble_min_rows: int = 200
+    #: evidence at which a case of no materiality is 63% of the way to full weight in its score (see
+    #: ``confidence_of``); the scale falls linearly with the case's materiality to evidence_scale_full, so that a
+    #: 100 bn break needs less rarity than a 0.3 bn ratio to lead the list. flag_evidence_scale: the same for
+    #: flagging a subject-period
+    evidence_scale: float = 0.8
+    evidence_scale_full: float = 0.1
+    flag_evidence_scale: float = 0.4
+    # --- materiality ------------------------------------------------------------------------------------------
+    usd_floor: float = 1e6  # worth nothing at or below this amount
+    usd_full: float = 1e12  # worth the whole weight at or above this amount
+    #: share of the priority that does not depend on dollars: a strong case of a few million still ranks
+    materiality_base: float = 0.3
+    # --- cases ------------------------------------------------------------------------------------------------
+    #: unflagged periods an episode may bridge, by frequency (monthly, quarterly, annual)
+    episode_gap_months: int = 6
+    episode_gap_quarters: int = 2
+    episode_gap_years: int = 1
+    #: an episode joining a case widens the case's window when at least this share as strong as its lead
+    extend_share: float = 0.5
+    #: a reporter's reports are one case when pairs with at least this many partners, and at least this share of
+    #: its partners (a third), are flagged in the same periods on the same side (its exports, or its imports)
+    reporter_case_min: int = 5
+    reporter_case_share: float = 0.34
+    #: a reporter's digits take its pairs of the window only when the digit test's own score (-log10 q, or the
+    #: window's robust z) reaches this
+    digits_case_min_score: float = 3.0
+    #: checks whose cases stay apart per product (the chapters a tariff list names); other product findings of a
+    #: pair roll up to the pair
+    product_specific_checks: tuple[str, ...] = ("rush",)
+    #: a case is chronic (listed apart, not ranked) when its subject was flagged in at least this share of every
+    #: period the findings span, and at least chronic_min periods
+    chronic_share: float = 0.9
+    chronic_min: int = 12
+    # --- budget and output ------------------------------------------------------------------------------------
+    top_k: int = 50
+    #: a subject-period is flagged, and a case ranked, at this score or above
+    min_score: float = 0.3
+    #: a subject-period whose findings name no amount (digits) is flagged at this confidence (see evidence_scale)
+    min_confidence_no_amount: float = 0.8
+    #: a pair counts towards a reporter's breadth (see ``reporter_case_min``) at this evidence or above
+    breadth_evidence: float = 0.5
+    max_structural: int = 50
+    max_members: int = 2000
+
+    def __post_init__(self):
+        def fix_tuple(name, pairs=False):
+            v = getattr(self, name)
+            if isinstance(v, dict):
+                v = tuple(sorted(v.items()))
+            elif isinstance(v, str):
+                v = (v,)
+            elif isinstance(v, list):
+                v = tuple(tuple(x) if pairs and isinstance(x, list) else x for x in v)
+            object.__setattr__(self, name, v)
+
+        fix_tuple("families", pairs=True)
+        fix_tuple("signal_priors", pairs=True)
+        fix_tuple("product_specific_checks")
+        for name in ("w_ensemble", "materiality_base", "reporter_case_share", "min_score",
+                     "route_uncorroborated_prior"):
+            v = float(getattr(self, name))
+            if not 0 <= v <= 1:
+                raise ConfigError(f"ranking.{name} must be between 0 and 1, got {v!r}")
+        if self.breadth_evidence < 0:
+            raise ConfigError(f"ranking.breadth_evidence must be >= 0, got {self.breadth_evidence!r}")
+        for name in ("top_k", "max_structural", "max_members"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"ranking.{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("episode_gap_months", "episode_gap_quarters", "episode_gap_years", "reporter_case_min",
+                     "chronic_min"):
+            if int(getattr(self, name)) < 0:
+                raise ConfigError(f"ranking.{name} must be >= 0, got {getattr(self, name)!r}")
+        if not 0 < self.usd_floor < self.usd_full:
+            raise ConfigError("ranking.usd_floor must be > 0 and below ranking.usd_full")
+        if min(self.evidence_scale, self.evidence_scale_full, self.flag_evidence_scale) <= 0:
+            raise ConfigError("ranking.evidence_scale, ranking.evidence_scale_full and ranking.flag_evidence_scale "
+                              "must be > 0")
+        if self.tail_decades < 0 or self.tail_min_findings < 1:
+            raise ConfigError("ranking.tail_decades must be >= 0 and ranking.tail_min_findings >= 1")
+        for prefix, w in self.signal_priors:
+            if not 0 < float(w) <= 1:
+                raise ConfigError(f"ranking.signal_priors: the prior of {prefix!r} must be in (0, 1], got {w!r}")
+
+    @classmethod
+    def from_mapping(cls, values: dict | None) -> "RankingParams":
+        """From a configuration's ``ranking`` section; an unknown key is an error naming the known ones."""
+        values = dict(values or {})
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"ranking: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        return cls(**values)
+
+    def episode_gap(self, freq: str) -> int:
+        return {"M": self.episode_gap_months, "Q": self.episode_gap_quarters}.get(freq, self.episode_gap_years)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["families"] = [list(x) for x in self.families]
+        d["signal_priors"] = {k: v for k, v in self.signal_priors}
+        for name in ("product_specific_checks",):
+            d[name] = list(getattr(self, name))
+        return d
