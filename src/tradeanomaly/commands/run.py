@@ -53,7 +53,8 @@ def run(config_path, source, column_map, files, reader_options, period, out, see
     config = load_config(config_path, overrides=overrides)
     result = run_pipeline(config, progress=progress(quiet))
     flags = result.flags
-    n_fraud = int((flags["label"] == "fraud_signal").sum()) if flags is not None and "label" in flags else 0
+    n_ranked = int(flags["rank"].notna().sum()) if flags is not None and "rank" in flags else 0
     click.echo(f"run {result.run_id}: {len(result.flows):,} flows, {len(result.findings):,} findings, "
-               f"{n_fraud} ranked flags for {', '.join(result.periods[:3])}{' ...' if len(result.periods) > 3 else ''}")
+               f"{n_ranked} ranked cases for {', '.join(result.periods[:3])}"
+               f"{' ...' if len(result.periods) > 3 else ''}")
     click.echo(f"report: {result.out_dir / 'report.html'}")

@@ -1,28 +1,34 @@
 """Subject-periods -> episodes -> cases: one case per cause.
 
-**Episodes.** Flagged periods of one *case key* form an episode; up to ``episode_gap(freq)`` unflagged periods are
+**Episodes.** Flagged periods of one subject form an episode; up to ``episode_gap(freq)`` unflagged periods are
 bridged (a rerouting that shows in most months of two years is one episode, not five).
 
 **Case keys.** A subject's case key is what it is about, whatever product or side it is seen from:
 
-* a route ``O>H>D:hs`` -> ``R:O>H>*:hs`` (goods of one product passing through one hub to any market);
+* a route ``O>H>D:hs`` -> ``R:O>H>*`` (goods passing from one origin through one hub, any product, any market);
 * a pair, at any product level, seen from the exporter's or the importer's side -> ``P:exporter>importer``; a
   product stays its own case (``P:exporter>importer:hs``) when the check that leads it names a product-specific
-  cause (``product_specific_checks``: a tariff list, a mispriced product);
-* a province -> ``G:CN-xx``; a reporter as a whole (its digits, its totals) -> ``C:ISO3``.
+  cause (``product_specific_checks``: a tariff list);
+* a province -> ``G:CN-xx``; a reporter as a whole (its digits, its totals) -> ``C:ISO3`` or, for one side of its
+  reports, ``C:ISO3:X`` / ``C:ISO3:M``. A test of both sides at once over the whole sample joins the reporter's
+  strongest flagged side.
 
-**Absorption** then joins episodes that share a cause, in this order:
+Episodes of one case key are grouped strongest first: an episode overlapping (within the episode gap) the window
+of a stronger one joins it, and widens the window only when at least ``extend_share`` as strong and dated.
 
-1. the legs of a flagged route (pairs whose two economies are on the route, at the route's product or at all
-   products) overlapping it in time join the route;
-2. a reporter whose digits fail in a window (a ``C:`` episode) takes the pairs it reports in that window: invented
-   figures show as mirror gaps and series breaks with every partner, and those are evidence, not cases;
-3. a reporter whose pairs on one side (its exports, or its imports) are flagged with at least ``reporter_case_min``
-   partners and ``reporter_case_share`` of its partners in the same periods becomes one case about that side of its
-   reports (``C:ISO3:X`` or ``C:ISO3:M``); a pair that qualifies for both of its economies goes to the side with
-   more partners.
+**Absorption** then joins groups that share a cause, in this order:
 
-A case's members stay inspectable (:func:`members_table`).
+1. the legs of a flagged route (O -> H and H -> D, at the route's product or at all products) overlapping it in
+   time join the route;
+2. a reporter whose digit test fails on its own (score at least ``digits_case_min_score``) in a window takes the
+   pairs it reports on that side in that window, when at least ``reporter_case_min`` partners are concerned:
+   invented figures show as mirror gaps and series breaks with every partner, and those are evidence, not cases;
+3. a reporter whose pairs on one side are flagged (mirror or price evidence of at least ``breadth_evidence``)
+   with at least ``reporter_case_min`` partners and ``reporter_case_share`` of its partners in the same periods,
+   far more than other economies at that time, becomes one case about that side of its reports; a pair that
+   qualifies for both of its economies goes to the side with more partners.
+
+The members of each case stay inspectable (:func:`tradeanomaly.ranking.rank_cases` returns them).
 """
 
 from __future__ import annotations
