@@ -239,3 +239,15 @@ def test_params_are_checked():
         ranking.RankingParams.from_mapping({"w_rules": 0.5})
     p = ranking.RankingParams.from_mapping({"signal_priors": {"series.peer": 0.5}})
     assert p.to_dict()["signal_priors"]["series.peer"] == 0.5
+
+
+def test_a_pair_outside_the_band_in_most_earlier_years_is_listed_as_chronic():
+    rng = np.random.default_rng(8)
+    rows = _background(rng, [f"2023-{m:02d}" for m in range(1, 13)])
+    rows.append(_gap("ZAF", "CHN", "2023-12", 4.0, usd=3.4e10, signal="mirror.chronic"))
+    rows.append(_gap("ZAF", "CHN", "2023-12", 4.0, usd=3.4e10))  # its mirror gap of the same month
+    out = ranking.rank(make_findings(rows), None)
+    assert not ranked(out)["subject"].eq("ZAF>CHN").any()
+    ch = out.loc[out["subject"] == "ZAF>CHN"]
+    assert ch["label"].tolist() == ["chronic"] and ch["rank"].isna().all()
+    assert ch["headline"].iloc[0].startswith("Chronic difference: ZAF>CHN")

@@ -379,11 +379,18 @@ def _append_structural(flags: pd.DataFrame, structural: pd.DataFrame, params: Ra
         "signals": peak["signal"], "usd_at_stake": g["usd"].sum(), "members": g.size(),
         "persistence": g["_ord"].nunique(), "status": "new", "label": "structural",
     })
+    # a pair outside the band through most of its history is a chronic difference, listed with the chronic cases
+    chronic = rows["signals"].astype("str").str.endswith(".chronic").to_numpy()
+    rows.loc[chronic, "label"] = "chronic"
+    rows.loc[chronic, "kind"] = "mirror_gap"
     rows["case_id"] = [f"{s}@{p.split(':')[0]}" for s, p in zip(rows["subject"], rows["period"])]
     rows["explanation"] = [f"Structural, not ranked as fraud: {d}" if str(d).strip() else "Structural, not ranked."
                            for d in peak["detail"].astype("str").str.strip()]
-    rows["headline"] = [f"Known structure: {s}, {p.replace(':', ' to ')}." for s, p in
-                        zip(rows["subject"], rows["period"])]
+    rows["headline"] = [f"{'Chronic difference' if c else 'Known structure'}: {s}, {p.replace(':', ' to ')}."
+                        for s, p, c in zip(rows["subject"], rows["period"], chronic)]
+    rows.loc[chronic, "explanation"] = [
+        "Chronic, not ranked: outside the mirror band in most earlier periods. " + e.removeprefix(
+            "Structural, not ranked as fraud: ") for e in rows.loc[chronic, "explanation"]]
     rows = rows.sort_values(["usd_at_stake", "subject", "period"], ascending=[False, True, True],
                             kind="mergesort").head(int(params.max_structural))
     return pd.concat([flags, rows], ignore_index=True) if len(flags) else rows.reset_index(drop=True)
