@@ -126,9 +126,9 @@ def repeat_places(truth: pd.DataFrame, flags: pd.DataFrame, k: int = 50) -> int:
 @pytest.mark.slow
 def test_end_to_end_on_synth_panels():
     """The generator's evaluation panels (23 planted anomalies of six kinds), seeds 0..4, every check on every
-    period: measured mean precision@20 0.84 and recall@50 0.93 (asserted with a margin: 0.8 and 0.9), every kind
-    found within the top 50, no negative control in any top 20, and at most one place in any top 50 taken by a
-    planted anomaly already listed (measured 0.4 per seed)."""
+    period: measured mean precision@20 0.91 and recall@50 0.974 (asserted with a margin: 0.85 and 0.93), every
+    kind found within the top 50 in most seeds, no negative control in any top 20, and at most one place in any
+    top 50 taken by a planted anomaly already listed (measured 0.4 per seed)."""
     synth = pytest.importorskip("tradeanomaly.synth")
     from tradeanomaly import ranking, scoring
 
@@ -141,10 +141,10 @@ def test_end_to_end_on_synth_panels():
         results.append(evaluation.evaluate(panel.truth, flags))
         repeats.append(repeat_places(panel.truth, flags))
     overall = pd.DataFrame([r.overall for r in results])
-    assert overall["precision@20"].mean() >= 0.8, overall
-    assert overall["recall@50"].mean() >= 0.9, overall
+    assert overall["precision@20"].mean() >= 0.85, overall
+    assert overall["recall@50"].mean() >= 0.93, overall
     per_kind = pd.concat([r.per_kind for r in results])
-    assert (per_kind.groupby("kind")["recall@50"].mean() >= 0.6).all(), per_kind
+    assert (per_kind.groupby("kind")["recall@50"].mean() >= 0.8).all(), per_kind
     assert all(r.overall["negative_controls@20"] == 0 for r in results), overall
     assert max(repeats) <= 1, repeats
 

@@ -79,6 +79,25 @@ def test_structural_findings_are_never_ranked_as_fraud(flags):
     assert not any(p.startswith("2023-0" + m) for p in deu["period"] for m in "234")
 
 
+def test_the_end_of_an_anomaly_joins_its_case():
+    # a province pads its exports for four months; when the padding stops, its series falls back: a weaker break
+    # the other way, seven months later, is the same case (within the aftermath of a year), not a second flag
+    rng = np.random.default_rng(9)
+    months = [f"{y}-{m:02d}" for y in (2022, 2023) for m in range(1, 13)]
+    rows = _background(rng, months)
+    for t in months[3:7]:
+        rows.append(dict(check="series", signal="series.own_history", reporter="CHN", region="CN-HA", subject="CN-HA",
+                         period=t, score=8.0, usd_at_stake=4e9, n_tested=5000.0, detail="Henan's exports rose"))
+    for t in months[14:16]:
+        rows.append(dict(check="series", signal="series.own_history", reporter="CHN", region="CN-HA", subject="CN-HA",
+                         period=t, score=4.0, usd_at_stake=1e9, n_tested=5000.0, detail="Henan's exports fell"))
+    out = ranking.rank(make_findings(rows), None)
+    r = ranked(out)
+    assert r["subject"].eq("CN-HA").sum() == 1
+    assert r.loc[r["subject"] == "CN-HA", "period"].iloc[0] == "2022-04:2023-04"  # the padding and its end
+    assert int(r.loc[r["subject"] == "CN-HA", "members"].iloc[0]) == 6
+
+
 def test_one_case_per_anomaly_with_its_products_and_periods(result):
     r = ranked(result.flags)
     # CHN>HKG's pair total and its HS 71 rows, March to October, are one case
@@ -218,14 +237,15 @@ def test_output_is_byte_identical(findings):
 
 
 def test_ties_break_by_subject_then_period_and_imports_are_turned_round():
-    rows = [_gap("BRA", "CHL", "2023-01", 6.0), _gap("ARG", "CHL", "2023-09", 6.0),
+    # Argentina -> Chile twice, more than the aftermath of a year apart: two cases
+    rows = [_gap("BRA", "CHL", "2023-01", 6.0), _gap("ARG", "CHL", "2024-06", 6.0),
             _gap("ARG", "CHL", "2023-01", 6.0)]
     imp = _gap("USA", "CHN", "2023-03", 7.0, hs="48")
     imp["subject"] = "USA>CHN:48[M]"  # the USA's report of its imports from China
     f = make_findings(rows + [imp])
     out = ranking.rank(f, None)
     assert list(zip(out["subject"], out["period"])) == [("CHN>USA:48", "2023-03"), ("ARG>CHL", "2023-01"),
-                                                        ("ARG>CHL", "2023-09"), ("BRA>CHL", "2023-01")]
+                                                        ("ARG>CHL", "2024-06"), ("BRA>CHL", "2023-01")]
     # the USA's imports from China are China's exports to the USA
     assert out.iloc[0][["reporter", "partner", "hs"]].tolist() == ["CHN", "USA", "48"]
 

@@ -264,6 +264,11 @@ def _case_table(sp: pd.DataFrame, long: pd.DataFrame, params: RankingParams) -> 
                               zip(t.loc[flip, "exporter"], t.loc[flip, "importer"], t.loc[flip, "hs"])]
     t["period"] = [period_range(a, b) for a, b in zip(t["first"], t["last"])]
     t["case_id"] = [f"{s}@{a}" for s, a in zip(t["subject"], t["first"])]
+    # two cases of one subject from the same period (a product's own case and its pair's) stay distinguishable
+    dup = t["case_id"].duplicated(keep="first")
+    if dup.any():
+        n = t.groupby("case_id").cumcount()
+        t.loc[dup, "case_id"] = t.loc[dup, "case_id"] + "#" + (n[dup] + 1).astype("str")
     return t
 
 

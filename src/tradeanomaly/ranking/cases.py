@@ -7,14 +7,15 @@ bridged (a rerouting that shows in most months of two years is one episode, not 
 
 * a route ``O>H>D:hs`` -> ``R:O>H>*`` (goods passing from one origin through one hub, any product, any market);
 * a pair, at any product level, seen from the exporter's or the importer's side -> ``P:exporter>importer``; a
-  product stays its own case (``P:exporter>importer:hs``) when the check that leads it names a product-specific
-  cause (``product_specific_checks``: a tariff list);
+  product stays its own case (``P:exporter>importer:hs``) in every period when a check that names a
+  product-specific cause (``product_specific_checks``: a tariff list) flagged it anywhere in the run;
 * a province -> ``G:CN-xx``; a reporter as a whole (its digits, its totals) -> ``C:ISO3`` or, for one side of its
   reports, ``C:ISO3:X`` / ``C:ISO3:M``. A test of both sides at once over the whole sample joins the reporter's
   strongest flagged side.
 
 Episodes of one case key are grouped strongest first: an episode overlapping (within the episode gap) the window
-of a stronger one joins it, and widens the window only when at least ``extend_share`` as strong and dated.
+of a stronger one joins it (or starts at most ``aftermath_months`` after it: the end of an anomaly reads as a
+break the other way), and widens the window only when at least ``extend_share`` as strong and dated.
 
 **Absorption** then joins groups that share a cause, in this order:
 
@@ -100,7 +101,12 @@ def base_keys(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
         # goods of any product passing through one hub from one origin, to any market: one rerouting
         key[r] = ["R:" + o + ">" + h + ">*" for o, h in zip(origin, hub)]
     p = shape == "pair"
-    own = np.isin(sp["top_check"].astype("str").to_numpy(), list(params.product_specific_checks)) & prod
+    # a product with a product-specific finding (a rush) anywhere in the run is its own case key in every period,
+    # so that the surge and the series break it leaves stay one case
+    checks = sp["checks"].astype("str") if "checks" in sp else sp["top_check"].astype("str")
+    specific = checks.str.split(";").apply(lambda c: bool(set(c) & set(params.product_specific_checks)))
+    own_subject = set(sp.loc[specific.to_numpy() & prod, "subject"].astype("str"))
+    own = sp["subject"].astype("str").isin(own_subject).to_numpy() & prod
     key[p] = ["P:" + a + ">" + b + (":" + x if o else "") for a, b, x, o in
               zip(exp[p], imp[p], hs[p], own[p])]
     g = shape == "region"
@@ -182,8 +188,11 @@ def _group_by_lead(ep: pd.DataFrame, params: RankingParams) -> tuple[np.ndarray,
     windows: dict = {}
     keys, lo, hi, pri = ep["key"].to_numpy(), ep["lo"].to_numpy(), ep["hi"].to_numpy(), ep["priority"].to_numpy()
     w_lo, w_hi = lo.copy(), hi.copy()
+    # the end of an anomaly reads as a break the other way (padding stops, the series falls back): a weaker
+    # episode within aftermath_months after a group's window is the same case
+    after = np.maximum(gap, int(params.aftermath_months))
     for i in order:
-        hit = next((w for w in windows.get(keys[i], ()) if lo[i] <= w[1] + gap[i] + 1 and w[0] <= hi[i] + gap[i] + 1),
+        hit = next((w for w in windows.get(keys[i], ()) if lo[i] <= w[1] + after[i] + 1 and w[0] <= hi[i] + gap[i] + 1),
                    None)
         if hit is not None:
             lead[i] = hit[2]

@@ -168,6 +168,8 @@ def subject_periods(fraud: pd.DataFrame, ensemble: pd.DataFrame | None,
     sp["top_score"] = lead["score"]
     sp["detail"] = lead["detail"]
     sp["n_ref"] = lead["_n"]
+    sp["checks"] = f.groupby(["subject", "period"], sort=True)["check"].agg(
+        lambda c: ";".join(sorted(set(c.astype("str"))))).reindex(sp.index).to_numpy()
     # a route seen by the pass-through bound alone (no share shift at the destination, no co-movement of the legs)
     # may be a large economy whose exports simply grew
     rt = f["signal"].astype("str").str.startswith(("entrepot.share_shift", "entrepot.comovement")).to_numpy()

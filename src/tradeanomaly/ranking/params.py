@@ -67,6 +67,9 @@ class RankingParams:
     episode_gap_years: int = 1
     #: an episode joining a case widens the case's window when at least this share as strong as its lead
     extend_share: float = 0.5
+    #: a weaker episode starting at most this many months after a case's window joins it (an anomaly's end shows as
+    #: a break the other way)
+    aftermath_months: int = 12
     #: a reporter's reports are one case when pairs with at least this many partners, and at least this share of
     #: its partners (a third), are flagged in the same periods on the same side (its exports, or its imports)
     reporter_case_min: int = 5
@@ -117,7 +120,7 @@ class RankingParams:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"ranking.{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("episode_gap_months", "episode_gap_quarters", "episode_gap_years", "reporter_case_min",
-                     "chronic_min"):
+                     "chronic_min", "aftermath_months"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"ranking.{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0 < self.usd_floor < self.usd_full:
