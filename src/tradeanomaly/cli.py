@@ -107,10 +107,24 @@ def source_options(func):
     return func
 
 
+def check_out(ctx, param, value):
+    """Click callback: ``--out`` must be a folder path (not a file, not below a file)."""
+    if value is None:
+        return value
+    from .errors import ConfigError
+    from .paths import check_out_dir
+
+    try:
+        check_out_dir(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--out: "), param_hint="--out") from None
+    return value
+
+
 def out_option(default=None, required=False):
     def deco(func):
         return click.option("--out", "out", type=click.Path(file_okay=False), default=default,
-                            required=required, show_default=default is not None,
+                            required=required, show_default=default is not None, callback=check_out,
                             help="Output folder.")(func)
     return deco
 

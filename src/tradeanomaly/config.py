@@ -165,3 +165,35 @@ def _resolve_paths(data: dict, base: Path) -> dict:
     if inp:
         data["input"] = inp
     return data
+
+
+def params_from(cls, values: dict | None, section: str):
+    """``cls(**values)`` for a dataclass of parameters, with an unknown key an error naming the key, the section
+    and the known keys (instead of a ``TypeError`` from the constructor)."""
+    import dataclasses
+
+    values = dict(values or {})
+    known = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else None
+    if known is not None:
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"{section}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{section}: {exc}") from None
+
+
+def check_keywords(func, values: dict | None, section: str, reserved=("flows", "periods", "mirror_gaps",
+                                                                      "random_state", "params")) -> dict:
+    """Keyword parameters for ``func`` (a check's ``run`` that takes its knobs as keywords): an unknown key is an
+    error naming it and the known ones."""
+    import inspect
+
+    values = dict(values or {})
+    known = [n for n, p in inspect.signature(func).parameters.items()
+             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n not in reserved]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{section}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return values

@@ -130,6 +130,9 @@ def _chunks(module, source: str, path: Path, aux: list[Path], column_map, chunk_
     skips them cheaply; otherwise they are read and dropped)."""
     iter_chunks = getattr(module, "iter_chunks", None)
     if iter_chunks is not None and column_map is None:
+        from .sources import typed_options
+
+        options = typed_options(source, iter_chunks, options)
         params = inspect.signature(iter_chunks).parameters
         target = [path] + aux if next(iter(params)) == "paths" else path
         if skip and "skip_chunks" in params:

@@ -136,17 +136,31 @@ def resolve_periods(flows: pd.DataFrame, spec: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 
 def _params(module, class_name: str, params: dict, check: str):
+    from .config import check_keywords, params_from
+
     cls = getattr(module, class_name, None)
     if cls is None:  # the check takes its knobs as keyword arguments
-        return dict(params)
+        return check_keywords(module.run, params, f"checks.{check}.params")
     try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ConfigError(f"checks.{check}.params: {exc}") from None
+        return params_from(cls, params, f"checks.{check}.params")
     except Exception as exc:  # pydantic ValidationError and friends
         if exc.__class__.__name__ == "ValidationError":
             raise ConfigError(f"checks.{check}.params: {exc}") from None
         raise
+
+
+def validate_parameters(config: RunConfig) -> None:
+    """Every check's, the scoring's and the ranking's parameters, before any input is read: an unknown or
+    ill-typed setting is an error naming its section, not a traceback after the reading."""
+    from . import ranking, scoring
+    from .config import params_from
+
+    for name in CHECK_NAMES:
+        if name in CHECK_MODULES and config.checks[name].enabled:
+            module_name, class_name = CHECK_MODULES[name]
+            _params(importlib.import_module(module_name), class_name, config.checks[name].params, name)
+    params_from(scoring.ScoringParams, config.scoring, "scoring")
+    ranking.RankingParams.from_mapping(config.ranking)
 
 
 def run_checks(flows: pd.DataFrame, periods: list[str], config: RunConfig,
@@ -260,6 +274,11 @@ def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool =
     """Run the whole analysis described by ``config``; write ``<out>/<run id>/`` unless ``write`` is false."""
     started = time.time()
     timings: dict[str, float] = {}
+    if write:
+        from .paths import check_out_dir
+
+        check_out_dir(config.out, "out")
+    validate_parameters(config)
 
     t0 = time.perf_counter()
     progress("reading input ...")
@@ -326,7 +345,10 @@ def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool =
 def _score_and_rank(findings: pd.DataFrame, config: RunConfig, previous: pd.DataFrame | None):
     from . import ranking, scoring
 
-    scores = scoring.score(findings, params=scoring.ScoringParams(**config.scoring), random_state=config.seed)
+    from .config import params_from
+
+    scores = scoring.score(findings, params=params_from(scoring.ScoringParams, config.scoring, "scoring"),
+                           random_state=config.seed)
     return ranking.rank_cases(findings, scores, params=ranking.RankingParams.from_mapping(config.ranking),
                               previous_flags=previous)
 

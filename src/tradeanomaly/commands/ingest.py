@@ -36,13 +36,16 @@ def ingest(source, column_map, files, reader_options, out, partitioned, chunk_ro
 
     if not files:
         raise click.UsageError("give at least one input FILE")
+    options = parse_reader_options(reader_options)
+    if partitioned and "chunk_rows" in options:
+        raise click.UsageError("with --partitioned give the chunk size as --chunk-rows N, not as a reader option "
+                               "-o chunk_rows=...")
     if partitioned:
         from ..cli import progress
         from ..ingest import ingest_partitioned
 
         res = ingest_partitioned(source, list(files), out, column_map=column_map, chunk_rows=chunk_rows,
-                                 **parse_reader_options(reader_options),
-                                 progress=progress(quiet))
+                                 **options, progress=progress(quiet))
         click.echo(format_ledger(res.ledger))
         done = sum(f["status"] in ("converted", "resumed") for f in res.files)
         resumed = sum(f["status"] == "resumed" for f in res.files)
@@ -50,8 +53,7 @@ def ingest(source, column_map, files, reader_options, out, partitioned, chunk_ro
                    + (f" ({resumed} resumed)" if resumed else "")
                    + f", {len(res.files) - done} already done) and {Path(out) / 'ledger.json'}")
         return
-    result = read_source(source, list(files), column_map=column_map,
-                         **parse_reader_options(reader_options))
+    result = read_source(source, list(files), column_map=column_map, **options)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_flows_parquet(result.flows, out_dir / "flows.parquet")

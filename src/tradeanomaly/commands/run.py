@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import config_option, handle_errors, parse_reader_options, progress, quiet_option, reader_option
+from ..cli import check_out, config_option, handle_errors, parse_reader_options, progress, quiet_option, reader_option
 
 
 @click.command()
@@ -18,7 +18,7 @@ from ..cli import config_option, handle_errors, parse_reader_options, progress, 
 @click.option("--period", default=None,
               help="Period under test: YYYY, YYYY-Qn, YYYY-MM, a range 2023-01:2023-12, or `all`. "
                    "Default: the latest period in the data.")
-@click.option("--out", default=None, type=click.Path(file_okay=False),
+@click.option("--out", default=None, type=click.Path(file_okay=False), callback=check_out,
               help="Output folder; each run writes OUT/<run id>/. Default: reports.")
 @click.option("--seed", type=int, default=None, help="Random seed of the detectors (default 0).")
 @click.option("--engine", type=click.Choice(["pandas", "dask"]), default=None,
