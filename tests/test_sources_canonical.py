@@ -232,3 +232,18 @@ def test_multiple_files_merge_ledgers(tmp_path):
     assert res.ledger.inputs == ["a.csv", "b.csv"]
     assert dict(res.ledger.counts) == {"non_numeric_value": 1, "kept": 2, "duplicate": 1}
     assert res.ledger.rows_in == 4
+
+
+def test_a_decimal_comma_is_never_rescaled(tmp_path):
+    # values quoted so that the comma stays inside the field, as a spreadsheet writes them
+    rows = [_row(partner="USA", value='"1,234,567"'), _row(partner="FRA", value='"12,5"'),
+            _row(partner="DEU", value='"1.234,56"'), _row(partner="JPN", value='"2 000"'),
+            _row(partner="KOR", value='"1,23"')]
+    res = read(_write(tmp_path, rows))
+    led = res.ledger
+    led.check()
+    assert led.rows_in == 5 and dict(led.counts) == {"kept": 2, "non_numeric_value": 3}
+    f = res.flows.set_index("partner")["value_usd"]
+    assert f.to_dict() == {"USA": 1234567.0, "JPN": 2000.0}
+    shown = {e["partner"]: e["value_usd"] for e in led.examples["non_numeric_value"]}
+    assert shown == {"FRA": "12,5", "DEU": "1.234,56", "KOR": "1,23"}

@@ -137,10 +137,17 @@ def require_columns(df: pd.DataFrame, needed: Iterable[str], path: Path, hint: s
             + (f" {hint}" if hint else ""), path=path)
 
 
-def parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Parse a text column of numbers (thousands commas and spaces allowed).
+#: a number written with thousands separators: commas, spaces or no-break spaces between groups of three digits
+#: (``1,234,567.5``, ``1 234 567``); ``12,5`` or ``1.234,56`` (decimal commas) do not match and are never rescaled
+_THOUSANDS = r"[+-]?\d{1,3}(?:(?:,\d{3})+|(?:[ \u00a0]\d{3})+)(?:\.\d+)?"
 
-    Returns ``(values, missing_mask, non_numeric_mask)``.
+
+def parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Parse a text column of numbers (thousands separators allowed where they group three digits).
+
+    Returns ``(values, missing_mask, non_numeric_mask)``. A number written with a decimal comma (``12,5``,
+    ``1.234,56``) is non-numeric, not read as 125 or 1.23456: the reader sets it aside with the row in the ledger's
+    examples.
     """
     if pd.api.types.is_numeric_dtype(raw):
         v = raw.astype("float64")
@@ -154,9 +161,11 @@ def parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     v = pd.to_numeric(s.where(~missing), errors="coerce")
     retry = v.isna() & ~missing
     if retry.any():
-        cleaned = s[retry].str.replace(r"[,\s\u00a0]", "", regex=True)
+        text = s[retry].str.strip()
+        grouped = text.str.fullmatch(_THOUSANDS)
+        cleaned = text.where(grouped, "").str.replace(r"[,\s\u00a0]", "", regex=True)
         v = v.copy()
-        v[retry] = pd.to_numeric(cleaned, errors="coerce")
+        v[retry] = pd.to_numeric(cleaned.where(grouped), errors="coerce")
     non_numeric = v.isna() & ~missing
     return v.astype("float64"), missing, non_numeric
 
