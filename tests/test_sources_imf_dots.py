@@ -149,3 +149,12 @@ def test_malformed_files(tmp_path):
         read(noperiod)
     with pytest.raises(ConfigError, match="no column map"):
         read(noperiod, column_map={"renames": {}})
+
+
+def test_a_period_column_named_twice_is_refused(tmp_path):
+    # a bulk file with 2024M2 twice: a CSV parser renames the copy (2024M2.1) and half the cells were dropped
+    lines = [f"China,924,{X},United States,111,Value,1.5,2.5,3.5"]
+    path = _write(tmp_path, ["2024M1", "2024M2", "2024M2"], lines)
+    with pytest.raises(SourceFormatError, match=r"names column\(s\) `2024M2` more than once") as exc:
+        read(path)
+    assert str(path) in str(exc.value)

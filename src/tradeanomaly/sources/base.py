@@ -110,6 +110,8 @@ def read_text_table(path: Path, *, sep: str | None = ",", encoding: str | None =
     if path.stat().st_size == 0:
         raise SourceFormatError("the file is empty: nothing to read", path=path)
     enc = encoding or detect_encoding(path)
+    if header == "infer" and skiprows is None and sep:
+        refuse_duplicate_header(path, enc, sep)
     try:
         return pd.read_csv(path, **text_csv_options(sep, enc, usecols), nrows=nrows, skiprows=skiprows,
                            header=header)
@@ -126,6 +128,29 @@ def read_text_table(path: Path, *, sep: str | None = ",", encoding: str | None =
         if "Usecols" in str(exc) or "usecols" in str(exc):
             raise SourceFormatError(f"expected columns are missing: {exc}", path=path) from exc
         raise
+
+
+def refuse_duplicate_header(path: Path, encoding: str, sep: str = ",") -> None:
+    """A header that names a column twice is an error naming the names: a CSV parser would rename the second
+    (``2024M2.1``) or drop it, and half the cells of that column would be read under another name or lost."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
+            first = next(csv.reader(fh, delimiter=sep), [])
+    except (OSError, EOFError, csv.Error, StopIteration):
+        return  # the reader itself reports an unreadable file
+    names = [c.strip().lstrip("\ufeff") for c in first]
+    seen, dup = set(), []
+    for n in names:
+        if n and n in seen and n not in dup:
+            dup.append(n)
+        seen.add(n)
+    if dup:
+        raise SourceFormatError(f"the header names column(s) {', '.join(f'`{d}`' for d in dup)} more than once; "
+                                "keep one column per name (remove or rename the copies)", path=path)
 
 
 def require_columns(df: pd.DataFrame, needed: Iterable[str], path: Path, hint: str = "") -> None:
