@@ -247,3 +247,13 @@ def test_a_decimal_comma_is_never_rescaled(tmp_path):
     assert f.to_dict() == {"USA": 1234567.0, "JPN": 2000.0}
     shown = {e["partner"]: e["value_usd"] for e in led.examples["non_numeric_value"]}
     assert shown == {"FRA": "12,5", "DEU": "1.234,56", "KOR": "1,23"}
+
+
+def test_an_unbalanced_quote_is_refused_not_merged(tmp_path):
+    # a `source` field opens a quote that closes three lines later: the parser would make one record of four lines
+    rows = [_row(partner="USA"), _row(partner="FRA", source='"test'), _row(partner="DEU"), _row(partner="JPN"),
+            _row(partner="KOR", source='x"'), _row(partner="ITA")]
+    path = _write(tmp_path, rows)
+    with pytest.raises(SourceFormatError, match=r"data record 2, column `source`, spans several lines") as exc:
+        read(path)
+    assert "remove the stray quote" in str(exc.value) and str(path) in str(exc.value)

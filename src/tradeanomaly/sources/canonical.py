@@ -104,6 +104,7 @@ def _raw_chunks(path: Path, chunk_rows: int, allow_extra: bool
     reader = pd.read_csv(path, chunksize=chunk_rows, usecols=list(FLOW_COLUMNS), **opts)
     try:
         for chunk in reader:
+            _refuse_line_breaks(chunk, path, start)
             yield start, chunk, extra, {}
             start += len(chunk)
     except UnicodeDecodeError as exc:
@@ -113,6 +114,30 @@ def _raw_chunks(path: Path, chunk_rows: int, allow_extra: bool
     except pd.errors.ParserError as exc:
         raise SourceFormatError(f"not a well-formed CSV after data row {start} ({exc}); check the quoting",
                                 path=path, row=start + 2) from exc
+
+
+def _refuse_line_breaks(chunk: pd.DataFrame, path: Path, start: int) -> None:
+    """No field of the flows format holds a line break: one that does is a quote opened and never closed, which
+    makes the parser merge the physical lines up to the next quote into one record (rows lost without a word)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for c in chunk.columns:
+        col = chunk[c]
+        try:
+            hit = pc.match_substring(pa.array(col.array), "\n")  # every merged line ends in \n (also \r\n)
+            if not pc.any(hit).as_py():
+                continue
+            bad = np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+            bad = col.astype("str").str.contains("\n", regex=False).fillna(False).to_numpy(dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            text = str(col.iloc[i])
+            raise SourceFormatError(
+                f"data record {start + i + 1}, column `{c}`, spans several lines ({text[:40]!r}...): a quote (\") "
+                "opened in it is not closed on its line, so the lines after it were read as part of the field; "
+                "remove the stray quote or close it", path=path, row=start + i + 2)
 
 
 def _partitioned_chunks(path: Path, chunk_rows: int, allow_extra: bool
