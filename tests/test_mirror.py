@@ -323,6 +323,24 @@ def test_medcouple_matches_the_definition_and_fences_respect_skew():
     assert raw > 0.06 and adj < 0.03
 
 
+@pytest.mark.parametrize("step", [0.1, 1.0])
+def test_medcouple_with_ties_matches_statsmodels(step):
+    # trade unit values are often rounded: ties at the median take the published kernel (Brys, Hubert & Struyf
+    # 2004), as statsmodels computes it; 300 groups of rounded log-normal prices, all at once
+    sm = pytest.importorskip("statsmodels.stats.stattools")
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(8, 60, 300)
+    values = np.concatenate([np.round(np.exp(rng.normal(0, 1, n)) * 10 / step) * step for n in sizes])
+    groups = np.repeat(np.arange(300), sizes)
+    mc = medcouple_by_group(values, groups, max_n=1000)
+    ref = np.array([float(sm.medcouple(values[groups == g], use_fast=False)) for g in range(300)])
+    assert np.abs(mc.reindex(range(300)).to_numpy() - ref).max() < 1e-12
+    # the example: 0 with ties counted as 0, 1.0 by the definition (upper fence factor e^3, not 1)
+    x = np.array([1, 2, 2, 2, 2, 2, 2.5, 3, 6, 9.0])
+    assert medcouple_by_group(x, np.zeros(10, dtype=np.int64)).iloc[0] == pytest.approx(1.0)
+    assert float(sm.medcouple(x, use_fast=False)) == pytest.approx(1.0)
+
+
 def unit_value_panel(mispriced=("CHN", "AUS", "2020-03")) -> pd.DataFrame:
     rng = np.random.default_rng(11)
     partners = ["AUS", "USA", "JPN", "KOR", "DEU", "FRA", "GBR", "ITA", "BRA", "IND"]

@@ -63,8 +63,11 @@ def medcouple_by_group(values: np.ndarray, groups: np.ndarray, max_n: int = 100)
 
     The kernel ``((x_j - m) - (m - x_i)) / (x_j - x_i)`` over every ``x_i <= m <= x_j`` is built for all groups
     as one ragged array; groups larger than ``max_n`` use ``max_n`` evenly spaced order statistics (the
-    medcouple's error from that is far below its sampling error). Ties at the median count as 0.
-    Returns a Series indexed by group.
+    medcouple's error from that is far below its sampling error). Pairs of values tied at the median take the
+    published special kernel: with ``t`` ties, numbered ``0..t-1`` on each side, pair ``(r, c)`` scores
+    ``sign(r + c - (t - 1))`` (-1 above the anti-diagonal, 0 on it, +1 below; as statsmodels'
+    ``stats.stattools.medcouple``), not 0: on rounded prices the difference reaches the whole range of the
+    medcouple. Returns a Series indexed by group.
     """
     order = np.lexsort((values, groups))
     g, v = groups[order], values[order]
@@ -82,6 +85,7 @@ def medcouple_by_group(values: np.ndarray, groups: np.ndarray, max_n: int = 100)
     gid = np.repeat(np.arange(len(starts)), counts)
     nl = np.bincount(gid, weights=(v <= medrow), minlength=len(starts)).astype(np.int64)
     nu = np.bincount(gid, weights=(v >= medrow), minlength=len(starts)).astype(np.int64)
+    ties = np.bincount(gid, weights=(v == medrow), minlength=len(starts)).astype(np.int64)
     npairs = nl * nu
     total = int(npairs.sum())
     pg = np.repeat(np.arange(len(starts)), npairs)
@@ -93,6 +97,14 @@ def medcouple_by_group(values: np.ndarray, groups: np.ndarray, max_n: int = 100)
     den = xj - xi
     with np.errstate(invalid="ignore", divide="ignore"):
         h = np.where(den > 0, ((xj - m) - (m - xi)) / den, 0.0)
+    # x_i == x_j happens only for two values tied at the median: the lower side's ties are its last t, the upper
+    # side's its first t; their positions among the ties give the kernel's sign
+    tie = den == 0
+    if tie.any():
+        t = ties[pg[tie]]
+        c = k[tie] // nu_r[tie] - (nl[pg[tie]] - t)  # position among the lower side's ties
+        r = k[tie] % nu_r[tie]                      # position among the upper side's ties
+        h[tie] = np.sign(r + c - (t - 1))
     mc = pd.Series(h).groupby(pg).median()
     out = pd.Series(np.nan, index=np.arange(len(starts)))
     out.loc[mc.index] = mc.to_numpy()
