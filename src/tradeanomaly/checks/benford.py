@@ -929,13 +929,10 @@ def _subject(keys: pd.DataFrame) -> pd.Series:
 
 @functools.lru_cache(maxsize=4096)
 def _country_name(code: str) -> str:
-    try:
-        import pycountry
+    """The crosswalk's readable name (the one source of country names in the project), the code when unknown."""
+    from ..codes import country_name
 
-        c = pycountry.countries.get(alpha_3=code)
-    except (ImportError, LookupError, KeyError):  # pragma: no cover - pycountry is a dependency
-        c = None
-    return getattr(c, "common_name", None) or getattr(c, "name", None) or code
+    return country_name(code)
 
 
 def _describe_group(key: Mapping[str, object], flows_word: str) -> str:
