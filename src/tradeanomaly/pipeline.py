@@ -373,8 +373,10 @@ def write_table(table: pd.DataFrame, stem: Path, output) -> Path:
         arrow = pa.Table.from_pandas(table.reset_index(drop=True), preserve_index=False)
         pq.write_table(arrow, path, compression="zstd")
         return path
+    from .csvsafe import protect
+
     path = stem.with_suffix(".csv")
-    table.to_csv(path, index=False, lineterminator="\n")
+    protect(table).to_csv(path, index=False, lineterminator="\n")
     return path
 
 
@@ -382,6 +384,7 @@ def write_outputs(result: RunResult, d: Path) -> None:
     """Write every output file of ``result`` into folder ``d``."""
     import yaml
 
+    from .csvsafe import protect
     from .ranking import write_flags_csv
 
     flags = result.flags if result.flags is not None else pd.DataFrame()
@@ -390,8 +393,8 @@ def write_outputs(result: RunResult, d: Path) -> None:
         json.dumps(json.loads(flags.to_json(orient="records", double_precision=10)), indent=2,
                    ensure_ascii=False) + "\n", encoding="utf-8")
     if result.members is not None:
-        result.members.to_csv(d / "case_members.csv", index=False, lineterminator="\n")
-    result.findings.to_csv(d / "findings.csv", index=False, lineterminator="\n")
+        protect(result.members).to_csv(d / "case_members.csv", index=False, lineterminator="\n")
+    protect(result.findings).to_csv(d / "findings.csv", index=False, lineterminator="\n")
     for name, table in sorted(result.tables.items()):
         if "period" in table.columns:  # detail tables cover the periods under test; history stays in the input
             table = table[table["period"].astype(str).isin(result.periods)]

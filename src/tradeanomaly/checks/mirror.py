@@ -1094,6 +1094,7 @@ def run(flows: pd.DataFrame, *, params: MirrorParams | None = None, periods: lis
 def write_outputs(result: CheckResult, out_dir, periods: list[str] | None = None) -> dict[str, Path]:
     """Write ``mirror_gaps.csv`` (the pairs of ``periods``, all when ``None``), ``findings.csv`` (ranked by
     score), ``one_sided.csv``, ``reliability.csv``, ``unit_values.csv`` and ``ledger.json`` into ``out_dir``."""
+    from ..csvsafe import protect
     from ..schema import ledgers_to_json
 
     out = Path(out_dir)
@@ -1112,7 +1113,7 @@ def write_outputs(result: CheckResult, out_dir, periods: list[str] | None = None
               "unit_values": only(result.tables["unit_values"])}
     for name, df in frames.items():
         path = out / f"{name}.csv"
-        df.to_csv(path, index=False, lineterminator="\n")
+        protect(df).to_csv(path, index=False, lineterminator="\n")
         written[name] = path
     path = out / "ledger.json"
     path.write_text(ledgers_to_json(result.ledgers), encoding="utf-8")

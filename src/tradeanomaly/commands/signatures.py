@@ -62,7 +62,9 @@ def signatures(source, column_map, files, reader_options, out, period, checks, q
     findings, results = run_signatures(result.flows, checks or CHECKS, periods)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    findings.to_csv(out_dir / "findings.csv", index=False)
+    from ..csvsafe import protect
+
+    protect(findings).to_csv(out_dir / "findings.csv", index=False)
     ledgers = [result.ledger] + [led for r in results.values() for led in r.ledgers]
     (out_dir / "ledger.json").write_text(ledgers_to_json(ledgers), encoding="utf-8")
     counts = findings.groupby("check").size().to_dict() if len(findings) else {}

@@ -107,13 +107,18 @@ def finish(flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_flags_csv(flags: pd.DataFrame, path_or_buf) -> None:
-    """Write flags as CSV with fixed formatting (byte-identical for identical flags)."""
-    flags[list(FLAG_COLUMNS)].to_csv(path_or_buf, index=False, lineterminator="\n")
+    """Write flags as CSV with fixed formatting (byte-identical for identical flags); text a spreadsheet would run
+    as a formula is quoted (:mod:`tradeanomaly.csvsafe`)."""
+    from ..csvsafe import protect
+
+    protect(flags[list(FLAG_COLUMNS)]).to_csv(path_or_buf, index=False, lineterminator="\n")
 
 
 def read_flags_csv(path_or_buf) -> pd.DataFrame:
     """Read a flags CSV written by :func:`write_flags_csv` (codes as text, ``NA`` kept as Namibia)."""
-    df = pd.read_csv(path_or_buf, dtype=str, keep_default_na=False, na_values=[])
+    from ..csvsafe import unprotect
+
+    df = unprotect(pd.read_csv(path_or_buf, dtype=str, keep_default_na=False, na_values=[]))
     for c in NUMERIC:
         if c in df:
             df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce")
