@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,20 +44,6 @@ def rank_panel(flows, periods=None, seed=0):
     return ranking.rank(findings, scoring.score(findings, random_state=seed))
 
 
-def duplicates(truth: pd.DataFrame, flags: pd.DataFrame, k: int = 50) -> int:
-    """Places beyond the first taken by one planted anomaly among the first k ranked flags."""
-    from tradeanomaly import evaluation
-
-    top = flags.loc[flags["rank"].notna()].head(k).reset_index(drop=True)
-    t = evaluation.normalise_truth(truth)
-    m = evaluation.match(t, evaluation.normalise_flags(top))
-    if m.empty:
-        return 0
-    planted = ~t["negative_control"].astype(bool).to_numpy()
-    m = m.loc[planted[m["truth"].to_numpy()]]
-    return int((m.groupby("truth")["flag"].nunique() - 1).clip(lower=0).sum())
-
-
 def evaluate_generators(generators, seeds):
     from tradeanomaly import evaluation
 
@@ -73,7 +58,8 @@ def evaluate_generators(generators, seeds):
             rows.append({"generator": g, "seed": seed, "anomalies": res.n_anomalies,
                          "precision@20": o["precision@20"], "recall@50": o["recall@50"],
                          "average_precision": o["average_precision"], "controls@20": o["negative_controls@20"],
-                         "repeat_places@50": duplicates(truth, flags), "seconds": round(time.perf_counter() - t0, 1)})
+                         "repeat_places@50": evaluation.repeat_places(truth, flags),
+                         "seconds": round(time.perf_counter() - t0, 1)})
             pk = res.per_kind.assign(generator=g, seed=seed)
             kinds.append(pk)
             print(pd.DataFrame([rows[-1]]).to_string(index=False, header=len(rows) == 1), flush=True)

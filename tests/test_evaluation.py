@@ -112,17 +112,6 @@ def test_cli_explains_a_bad_truth_file(tmp_path):
 SEEDS = range(5)
 
 
-def repeat_places(truth: pd.DataFrame, flags: pd.DataFrame, k: int = 50) -> int:
-    """Places beyond the first that one planted anomaly takes among the first k ranked cases."""
-    top = flags.loc[flags["rank"].notna()].head(k).reset_index(drop=True)
-    t = evaluation.normalise_truth(truth)
-    m = evaluation.match(t, evaluation.normalise_flags(top))
-    if m.empty:
-        return 0
-    m = m.loc[~t["negative_control"].astype(bool).to_numpy()[m["truth"].to_numpy()]]
-    return int((m.groupby("truth")["flag"].nunique() - 1).clip(lower=0).sum())
-
-
 @pytest.mark.slow
 def test_end_to_end_on_synth_panels():
     """The generator's evaluation panels (23 planted anomalies of six kinds), seeds 0..4, every check on every
@@ -139,7 +128,7 @@ def test_end_to_end_on_synth_panels():
         assert not missing, missing
         flags = ranking.rank(findings, scoring.score(findings, random_state=seed))
         results.append(evaluation.evaluate(panel.truth, flags))
-        repeats.append(repeat_places(panel.truth, flags))
+        repeats.append(evaluation.repeat_places(panel.truth, flags))
     overall = pd.DataFrame([r.overall for r in results])
     assert overall["precision@20"].mean() >= 0.85, overall
     assert overall["recall@50"].mean() >= 0.93, overall

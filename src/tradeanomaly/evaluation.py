@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SchemaError
+from .periods import month_span
 
 TRUTH_COLUMNS: tuple[str, ...] = (
     "anomaly_id", "kind", "negative_control", "reporter", "partner", "hub", "region", "hs", "period_start",
@@ -148,25 +149,6 @@ def normalise_flags(df: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _month_span(periods: pd.Series, end: bool) -> np.ndarray:
-    """Month ordinal of the first (or last) month of each period label; -1 for an empty label."""
-    s = periods.astype("str")
-    out = np.full(len(s), -1, dtype=np.int64)
-    for i, p in enumerate(s.to_numpy()):
-        if not p:
-            continue
-        y = int(p[:4])
-        if len(p) == 4:
-            m = 12 if end else 1
-        elif p[5] == "Q":
-            q = int(p[6])
-            m = 3 * q if end else 3 * q - 2
-        else:
-            m = int(p[5:7])
-        out[i] = y * 12 + m - 1
-    return out
-
-
 def match(truth: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     """Every (flag position, truth row) pair that matches (see the module docstring)."""
     if truth.empty or flags.empty:
@@ -175,12 +157,12 @@ def match(truth: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     fl["flag"] = np.arange(len(fl))
     first, last = zip(*[(p.partition(":")[0], p.partition(":")[2] or p.partition(":")[0])
                         for p in fl["period"]])
-    fl["_f0"] = _month_span(pd.Series(first), end=False)
-    fl["_f1"] = _month_span(pd.Series(last), end=True)
+    fl["_f0"] = month_span(pd.Series(first), end=False)
+    fl["_f1"] = month_span(pd.Series(last), end=True)
     tr = truth[list(EXACT_KEYS) + ["hs"]].rename(columns={"hs": "t_hs"})
     tr["truth"] = np.arange(len(truth))
-    tr["_t0"] = _month_span(truth["period_start"], end=False)
-    tr["_t1"] = _month_span(truth["period_end"], end=True)
+    tr["_t0"] = month_span(truth["period_start"], end=False)
+    tr["_t1"] = month_span(truth["period_end"], end=True)
     m = fl.merge(tr, how="cross", suffixes=("", "_t")) if len(fl) * len(tr) <= 5_000_000 else None
     if m is None:
         raise SchemaError(f"evaluate: {len(fl)} flags x {len(truth)} truth rows is too many to match; "
@@ -225,6 +207,18 @@ def _metrics(hit_matrix: np.ndarray, ks) -> dict:
         out["average_precision"] = 0.0 if n_rel else float("nan")
         out["found"] = 0
     return out
+
+
+def repeat_places(truth: pd.DataFrame, flags: pd.DataFrame, k: int = 50) -> int:
+    """Places beyond the first that one planted anomaly (not a negative control) takes among the first ``k``
+    ranked flags: 0 when every cause is one case."""
+    top = normalise_flags(flags).head(k).reset_index(drop=True)
+    t = normalise_truth(truth)
+    m = match(t, top)
+    if m.empty:
+        return 0
+    m = m.loc[~t["negative_control"].astype(bool).to_numpy()[m["truth"].to_numpy()]]
+    return int((m.groupby("truth")["flag"].nunique() - 1).clip(lower=0).sum())
 
 
 def evaluate(truth: pd.DataFrame, flags: pd.DataFrame, ks=(10, 20, 50)) -> EvaluationResult:

@@ -121,3 +121,25 @@ def period_range(start: str, end: str) -> list[str]:
         out.append(p)
         p = shift(p, 1)
     return out
+
+
+def month_span(periods: pd.Series, end: bool) -> np.ndarray:
+    """Month ordinal (year * 12 + month - 1) of the first (or, with ``end``, last) month each canonical period
+    label covers (``2023`` -> January or December, ``2023-Q2`` -> April or June); -1 for an empty label. Labels
+    of different frequencies are compared month by month this way."""
+    s = pd.Series(periods).astype("str")
+    codes, uniq = pd.factorize(s)
+    vals = np.full(len(uniq), -1, dtype=np.int64)
+    for k, p in enumerate(uniq):  # once per distinct label
+        if not p:
+            continue
+        y = int(p[:4])
+        if len(p) == 4:
+            m = 12 if end else 1
+        elif p[5] == "Q":
+            q = int(p[6])
+            m = 3 * q if end else 3 * q - 2
+        else:
+            m = int(p[5:7])
+        vals[k] = y * 12 + m - 1
+    return vals[codes] if len(codes) else np.zeros(0, dtype=np.int64)

@@ -49,7 +49,7 @@ import pandas as pd
 from ..errors import ConfigError, SchemaError
 from ..schema import Ledger, make_findings
 from .base import CheckResult
-from .digits import integer_part, leading_digits
+from .digits import _POW10, _POW_TABLE, _TABLE_OFFSET, integer_part, leading_digits
 
 # --------------------------------------------------------------------------------------------------------------
 # Expected distributions and constants
@@ -600,14 +600,12 @@ def analyse_groups(
     )
 
 
-_POW10_F = np.array([float(10 ** k) for k in range(19)])
-
-
-_POW10_TABLE = np.array([float(f"1e{k}") for k in range(-400, 400)])
+# exact powers of ten, shared with the digit extraction
+_POW10_F = _POW10[:19]
 
 
 def _pow10(k: np.ndarray) -> np.ndarray:
-    return _POW10_TABLE[k + 400]
+    return _POW_TABLE[k + _TABLE_OFFSET]
 
 
 _PASS_CHUNK = 1 << 16

@@ -20,15 +20,13 @@ Conventions
   (``x_compared_usd``), and a reported gap that the re-exports explain is labelled an entrepôt effect. Without
   ``RX``, a hub pair (``hubs``) whose log gap has stayed beyond ``entrepot_min_log_gap`` in the entrepôt direction
   through most of its history is labelled the same way (signal ``mirror.entrepot``, kept out of the fraud list).
-* Scores: ``score = min(|z| * temper, z_cap) * usd / (usd + u_ref)``. ``z`` is the robust z of the log gap
-  (own history for ``mirror.log_gap_z`` and ``mirror.entrepot``, the exporter's partners for ``mirror.peer_z``);
-  ``temper = min(1, typical importer effect / the importer's effect)`` (see :mod:`.reliability`); both signs
-  count (exports above the partner's imports: invoice exports or import under-invoicing; below: export
-  under-invoicing). Evidence is capped at ``z_cap`` robust SD: beyond it the break is certain and more SD say
-  nothing more about fraud, while the dollars do. ``usd`` is the dollars beyond the freight band and ``u_ref`` the
-  ``materiality_quantile`` (90th percentile) of those dollars over all pairs of the same period and product level,
-  so the weight is near 1 for the period's large gaps and near 0 for a wild ratio on a few thousand dollars; among
-  pairs beyond the cap the larger gap in dollars ranks first. The score is at most ``z_cap``. Findings are kept
+* Scores: ``score = min(|z| * temper, z_cap)``. ``z`` is the robust z of the log gap (own history for
+  ``mirror.log_gap_z`` and ``mirror.entrepot``, the exporter's partners for ``mirror.peer_z``), its scale floored
+  by the spread of pairs of the same size (``size_bands``); ``temper = min(1, typical importer effect / the
+  importer's effect)`` (see :mod:`.reliability`); both signs count (exports above the partner's imports: invoice
+  exports or import under-invoicing; below: export under-invoicing). The score says how rare the gap is, capped at
+  ``z_cap`` robust SD; the dollars are ``usd_at_stake``, the smaller of the excess over the freight band and the
+  excess over the pair's own norm, and the ranking weighs them (:mod:`tradeanomaly.ranking`). Findings are kept
   where the score reaches ``min_score`` and the dollars beyond the band reach ``min_usd_share`` (default 0) of the
   exporter's paired exports at that product level.
 * Unit values: see :mod:`.unit_value` (check ``unit_value``, scored the same way).
@@ -125,7 +123,6 @@ class MirrorParams:
     entrepot_min_share: float = 0.75
     temper: bool = True
     z_cap: float = 10.0
-    materiality_quantile: float = 0.9
     size_bands: int = 20
     chronic_log_gap: float = math.log(1.4)
     chronic_min_share: float = 0.75
@@ -932,16 +929,6 @@ def build_findings(table: pd.DataFrame, pairing: Pairing, params: MirrorParams,
     out = out.sort_values(["score", "signal", "subject", "period"], ascending=[False, True, True, True],
                           kind="stable").reset_index(drop=True)
     return make_findings(out)
-
-
-def materiality_weight(usd: np.ndarray, group: np.ndarray, quantile: float) -> np.ndarray:
-    """``usd / (usd + u_ref)`` with ``u_ref`` the ``quantile`` of ``usd`` within each group (a period and product
-    level), so the weight means the same on annual totals and on monthly chapters."""
-    usd = np.nan_to_num(np.asarray(usd, dtype=float))
-    if len(usd) == 0:
-        return usd
-    ref = pd.Series(usd).groupby(group).quantile(quantile).reindex(group).to_numpy()
-    return np.where(usd > 0, usd / (usd + np.maximum(ref, 1.0)), 0.0)
 
 
 def _records(sub: pd.DataFrame, pairing: Pairing, signal: str, score: np.ndarray, z: np.ndarray,

@@ -37,29 +37,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..periods import frequencies, period_ordinal
+from ..periods import frequencies, month_span, period_ordinal
 from .evidence import is_product, orientation
 from .params import RankingParams
-
-
-def month_span(periods: pd.Series, end: bool) -> np.ndarray:
-    """Month ordinal (year * 12 + month - 1) of the first (or last) month of each period label; -1 when empty."""
-    s = periods.astype("str")
-    codes, uniq = pd.factorize(s)
-    vals = np.full(len(uniq), -1, dtype=np.int64)
-    for k, p in enumerate(uniq):
-        if not p:
-            continue
-        y = int(p[:4])
-        if len(p) == 4:
-            m = 12 if end else 1
-        elif p[5] == "Q":
-            q = int(p[6])
-            m = 3 * q if end else 3 * q - 2
-        else:
-            m = int(p[5:7])
-        vals[k] = y * 12 + m - 1
-    return vals[codes] if len(codes) else np.zeros(0, dtype=np.int64)
 
 
 def _with_order(sp: pd.DataFrame) -> pd.DataFrame:
@@ -103,9 +83,9 @@ def base_keys(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
     p = shape == "pair"
     # a product with a product-specific finding (a rush) anywhere in the run is its own case key in every period,
     # so that the surge and the series break it leaves stay one case
-    checks = sp["checks"].astype("str") if "checks" in sp else sp["top_check"].astype("str")
-    specific = checks.str.split(";").apply(lambda c: bool(set(c) & set(params.product_specific_checks)))
-    own_subject = set(sp.loc[specific.to_numpy() & prod, "subject"].astype("str"))
+    specific = (sp["specific"].to_numpy(dtype=bool) if "specific" in sp else
+                sp["top_check"].astype("str").isin(list(params.product_specific_checks)).to_numpy())
+    own_subject = set(sp.loc[specific & prod, "subject"].astype("str"))
     own = sp["subject"].astype("str").isin(own_subject).to_numpy() & prod
     key[p] = ["P:" + a + ">" + b + (":" + x if o else "") for a, b, x, o in
               zip(exp[p], imp[p], hs[p], own[p])]
@@ -160,7 +140,7 @@ def _episode_table(sp: pd.DataFrame) -> pd.DataFrame:
         "priority": g["priority"].max(), "evidence": g["evidence"].max(),
         "lead_family": g.apply(_lead_family, include_groups=False),
         "top_score": g["top_score"].max(),
-        "dated": g["period"].agg(lambda x: bool((x.astype("str") != "").all())),
+        "dated": (sp["period"].astype("str") != "").groupby(sp["_ep"]).all(),
     })
 
 
@@ -228,7 +208,6 @@ def assign_cases(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
     eps["lo"], eps["hi"] = w_lo, w_hi
     ep = eps.loc[eps.index == eps["group"]].copy()
     ep["key"] = [f"{k}#{g}" for k, g in zip(ep["key"], ep.index)]
-    base_key = eps.loc[ep.index, "key"]
     case = ep["key"].astype(object).copy()
 
     # 1. route legs

@@ -156,7 +156,7 @@ def subject_periods(fraud: pd.DataFrame, ensemble: pd.DataFrame | None,
     fam_t = fam_t.sort_values(["subject", "period", "p_fam", "_fam"], kind="mergesort")
     g = fam_t.groupby(["subject", "period"], sort=True)
     lead = g.head(1).set_index(["subject", "period"])
-    none = g["_prior"].apply(lambda s: float(np.prod(1.0 - s.to_numpy())))
+    none = (1.0 - fam_t["_prior"]).groupby([fam_t["subject"], fam_t["period"]], sort=True).prod()
     sp = lead[[c for c in keys if c not in ("subject", "period")]].copy()
     sp["s_rules"] = g["_s"].sum().reindex(sp.index).to_numpy()
     sp["prior"] = 1.0 - none.reindex(sp.index).to_numpy()
@@ -168,8 +168,9 @@ def subject_periods(fraud: pd.DataFrame, ensemble: pd.DataFrame | None,
     sp["top_score"] = lead["score"]
     sp["detail"] = lead["detail"]
     sp["n_ref"] = lead["_n"]
-    sp["checks"] = f.groupby(["subject", "period"], sort=True)["check"].agg(
-        lambda c: ";".join(sorted(set(c.astype("str"))))).reindex(sp.index).to_numpy()
+    # a finding of a check that names a product-specific cause (a rush) on the subject-period
+    sp["specific"] = f["check"].astype("str").isin(list(params.product_specific_checks)).groupby(
+        [f["subject"], f["period"]], sort=True).any().reindex(sp.index).to_numpy(dtype=bool)
     # a route seen by the pass-through bound alone (no share shift at the destination, no co-movement of the legs)
     # may be a large economy whose exports simply grew
     rt = f["signal"].astype("str").str.startswith(("entrepot.share_shift", "entrepot.comovement")).to_numpy()

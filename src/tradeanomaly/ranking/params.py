@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError
 
@@ -137,12 +137,9 @@ class RankingParams:
     @classmethod
     def from_mapping(cls, values: dict | None) -> "RankingParams":
         """From a configuration's ``ranking`` section; an unknown key is an error naming the known ones."""
-        values = dict(values or {})
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ConfigError(f"ranking: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
-        return cls(**values)
+        from ..config import params_from
+
+        return params_from(cls, values, "ranking")
 
     def episode_gap(self, freq: str) -> int:
         return {"M": self.episode_gap_months, "Q": self.episode_gap_quarters}.get(freq, self.episode_gap_years)
