@@ -25,6 +25,7 @@ COMMANDS = {
     "signatures": "tradeanomaly.commands.signatures:signatures",
     "evaluate": "tradeanomaly.commands.evaluate:evaluate",
     "explain": "tradeanomaly.commands.explain:explain",
+    "fetch": "tradeanomaly.commands.fetch:fetch",
 }
 
 
