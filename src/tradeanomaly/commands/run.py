@@ -31,7 +31,8 @@ def run(config_path, source, column_map, files, reader_options, period, out, see
         scheduler_address, quiet):
     """Read, check, score and rank; write flags, findings, report.md/html, ledger and manifest.
 
-    With no arguments it runs on the embedded sample made by the generator. Outputs go to OUT/<run id>/,
+    With no arguments it runs on the embedded sample made by the generator. A folder written by
+    `tradeanomaly fetch` is read with the reader its manifest.json names (no --source needed). Outputs go to OUT/<run id>/,
     written atomically; flags are marked new, persisting or resolved against the previous run in OUT.
     """
     from ..config import load_config
@@ -41,6 +42,13 @@ def run(config_path, source, column_map, files, reader_options, period, out, see
     if engine or workers or scheduler_address:
         overrides["engine"] = {k: v for k, v in (("name", engine), ("workers", workers),
                                                  ("scheduler_address", scheduler_address)) if v}
+    if len(files) == 1 and source is None and column_map is None:
+        from ..fetch.store import reader_input
+
+        fetched = reader_input(files[0])  # a folder written by `tradeanomaly fetch`: its manifest names the reader
+        if fetched is not None:
+            source, files = fetched["source"], tuple(fetched["files"])
+            reader_options = tuple(f"{k}={v}" for k, v in fetched["options"].items()) + tuple(reader_options)
     if files or source or column_map or reader_options:
         inp = {"files": [str(f) for f in files]}
         if reader_options:
