@@ -177,7 +177,6 @@ def test_same_request_again_makes_no_call(tmp_path):
         t = FakeTime()
         first = fetch(_comtrade_plan(), tmp_path, sleep=t.sleep, clock=t.clock)
         again = fetch(_comtrade_plan(), tmp_path, sleep=t.sleep, clock=t.clock)
-        # a new key for the same query is the same request
         third = fetch(_comtrade_plan(), tmp_path, sleep=t.sleep, clock=t.clock)
     assert [r.call_count for r in routes.values()] == [1, 1]
     assert (first.requested, again.requested, third.requested) == (2, 0, 0) and again.cached == 2
@@ -291,3 +290,26 @@ def test_bad_query_arguments(kw, message):
 
     with pytest.raises(ConfigError, match=message):
         _comtrade_plan(**kw)
+
+
+def test_without_httpx_the_error_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from tradeanomaly.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "httpx", None)  # import httpx now raises ImportError
+    with pytest.raises(MissingExtraError, match=r"pip install 'tradeanomaly\[fetch\]'"):
+        fetch(_comtrade_plan(period="2025-01"), tmp_path, sleep=lambda s: None)
+
+
+def test_pace_keeps_the_publishers_interval():
+    from tradeanomaly.fetch.http import Pace
+
+    t = FakeTime()
+    pace = Pace(0.5, sleep=t.sleep, clock=t.clock)
+    pace.wait()
+    t.now += 0.2  # the request took 0.2 s
+    pace.wait()
+    t.now += 0.7
+    pace.wait()
+    assert t.sleeps == [0.3]
