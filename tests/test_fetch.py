@@ -144,6 +144,15 @@ def test_429_after_every_retry_is_a_quota_error(tmp_path):
     assert route.call_count == 4 and t.sleeps == [1.0, 2.0, 4.0]
 
 
+def test_a_long_retry_after_is_not_waited_out(tmp_path):
+    with respx.mock:
+        route = respx.get(PREVIEW).mock(return_value=httpx.Response(429, headers={"Retry-After": "3600"}))
+        t = FakeTime()
+        with pytest.raises(QuotaError, match="asks to wait 3600 s"):
+            fetch(_comtrade_plan(period="2025-01"), tmp_path, sleep=t.sleep, clock=t.clock)
+    assert route.call_count == 1 and t.sleeps == []
+
+
 def test_retry_after_as_http_date():
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == 30.0
     assert retry_after_seconds("120") == 120.0 and retry_after_seconds("soon") is None

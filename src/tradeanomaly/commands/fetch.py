@@ -70,7 +70,8 @@ def fetch():
 @click.option("--reporter", required=True, help="Reporter ISO3 code(s), comma-separated (CHN or CHN,USA).")
 @click.option("--partner", default="all", show_default=True, help="Partner ISO3 code(s), WLD, or all.")
 @click.option("--period", required=True, help="Period or range: 2025-01:2025-10 (monthly) or 2023:2024 (annual).")
-@click.option("--freq", type=click.Choice(["M", "A"], case_sensitive=False), default="M", show_default=True)
+@click.option("--freq", type=click.Choice(["M", "A"], case_sensitive=False), default="M", show_default=True,
+              help="M monthly, A annual.")
 @click.option("--hs", type=click.Choice(["2", "4", "6", "TOTAL"], case_sensitive=False), default="2",
               show_default=True, help="HS digits (all codes at that level) or TOTAL.")
 @click.option("--flow", default="X,M", show_default=True, help="Flows: X, M, RX, RM, comma-separated.")
@@ -94,7 +95,8 @@ def comtrade(reporter, partner, period, freq, hs, flow, out, dry_run, quiet):
                                                                     "DOTS is its former name).")
 @click.option("--reporter", required=True, help="Reporter ISO3 code(s), comma-separated (CHN,USA).")
 @click.option("--period", required=True, help="Range: 2024-01:2025-10 (monthly), 2024-Q1:2025-Q2, 2020:2024.")
-@click.option("--freq", type=click.Choice(["M", "Q", "A"], case_sensitive=False), default="M", show_default=True)
+@click.option("--freq", type=click.Choice(["M", "Q", "A"], case_sensitive=False), default="M", show_default=True,
+              help="M monthly, Q quarterly, A annual.")
 @_common
 @handle_errors
 def imf(dataset, reporter, period, freq, out, dry_run, quiet):
