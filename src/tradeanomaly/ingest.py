@@ -174,7 +174,11 @@ def _write_parts(flows: pd.DataFrame, flows_dir: Path, prefix: str, chunk: int) 
         d.mkdir(parents=True, exist_ok=True)
         name = f"part-{prefix}-{chunk:05d}.parquet"
         tmp = d / f".{name}.tmp"
-        pq.write_table(pa.Table.from_pandas(sub, schema=schema, preserve_index=False), tmp, compression="zstd")
+        try:
+            pq.write_table(pa.Table.from_pandas(sub, schema=schema, preserve_index=False), tmp, compression="zstd")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, d / name)
         written.append(f"period={p}/{name}")
     return written
@@ -269,7 +273,23 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
     if not data:
         raise SourceFormatError(f"no data file among the inputs of source `{source}`", path=paths[0])
 
+    from .paths import FULL, full_error, out_lock
+
     out = Path(out_dir)
+    written: list[int] = [0]  # bytes of the parts this call wrote, for the message of a full disk
+    with out_lock(out):
+        try:
+            return _ingest(module, source, data, aux, out, column_map, chunk_rows, progress, options, written)
+        except OSError as exc:
+            if exc.errno in FULL:
+                raise full_error(exc, out, written=written[0], after=(
+                    "the files and chunks converted before it are kept; run the same ingest again when there is "
+                    "room: it resumes after the last complete chunk")) from None
+            raise
+
+
+def _ingest(module, source: str, data: list[Path], aux: list[Path], out: Path, column_map, chunk_rows: int,
+            progress: Progress, options: dict, written: list[int]) -> IngestResult:
     flows_dir, markers = out / FLOWS_DIR, out / MARKER_DIR
     flows_dir.mkdir(parents=True, exist_ok=True)
     markers.mkdir(parents=True, exist_ok=True)
@@ -339,6 +359,7 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
                     flows = flows.loc[~dup].reset_index(drop=True)
                 led.check()
                 new_parts = _write_parts(flows, flows_dir, prefix, i)
+                written[0] += sum((flows_dir / part).stat().st_size for part in new_parts)
                 parts += new_parts
                 # the chunk's checkpoint: its ledger and parts, written after its parts
                 _atomic_write_text(_checkpoint_file(markers, sha, i), json.dumps({"chunk": i, "fingerprint": fingerprint, "chunk_rows": chunk_rows,
@@ -366,6 +387,75 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
     result.ledger = ledger
     _atomic_write_text(out / "ledger.json", ledgers_to_json([ledger]))
     return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Whole-file ingest: flows.parquet and ledger.json as a unit
+# ---------------------------------------------------------------------------------------------------------------
+
+WHOLE_FILES = ("flows.parquet", "ledger.json")
+WHOLE_MANIFEST = "ingest.json"
+
+
+def write_whole(flows: pd.DataFrame, ledger: Ledger, out_dir) -> Path:
+    """Write ``OUT/flows.parquet`` and ``OUT/ledger.json`` as a unit, then ``OUT/ingest.json`` (their sizes and
+    SHA-256), last: a folder whose ``ingest.json`` is missing or does not match is not a finished ingest.
+
+    Both files are made in memory first, so their size is known; they are written under hidden temporary names
+    in ``OUT`` and renamed only when both are on disk. A write that does not fit (full disk, ``ulimit -f``) removes
+    the temporary files and raises one :class:`~tradeanomaly.paths.OutputError` naming the file and the bytes
+    needed: an earlier ingest in ``OUT`` stays as it was, both files together."""
+    import io
+
+    from .paths import out_lock
+    from .sources.base import write_flows_parquet
+
+    out = Path(out_dir)
+    buf = io.BytesIO()
+    write_flows_parquet(flows, buf)
+    blobs = {"flows.parquet": buf.getvalue(), "ledger.json": ledgers_to_json([ledger]).encode("utf-8")}
+    manifest = (json.dumps({"files": {name: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+                                      for name, b in blobs.items()},
+                            "rows_in": int(ledger.rows_in), "kept": int(ledger.kept)}, indent=2) + "\n").encode()
+    needed = sum(len(b) for b in blobs.values()) + len(manifest)
+    kept = (f"the earlier output in {out} is unchanged" if (out / WHOLE_MANIFEST).is_file()
+            else f"no output was left in {out}")
+    tmps = {name: out / f".{name}.tmp-{os.getpid()}" for name in (*blobs, WHOLE_MANIFEST)}
+    with out_lock(out):
+        _write_unit(out, blobs, manifest, tmps, needed, kept)
+    return out / "flows.parquet"
+
+
+def _write_unit(out: Path, blobs: dict, manifest: bytes, tmps: dict, needed: int, kept: str) -> None:
+    from .paths import FULL, full_error
+
+    try:
+        for name, blob in blobs.items():
+            tmps[name].write_bytes(blob)
+        tmps[WHOLE_MANIFEST].write_bytes(manifest)
+    except OSError as exc:
+        for t in tmps.values():
+            t.unlink(missing_ok=True)
+        if exc.errno in FULL:
+            raise full_error(exc, out, needed=needed, after=kept) from None
+        raise
+    # renames take no space: the manifest goes first and comes back last, so a stop between them leaves a folder
+    # without one (unfinished), never a ledger beside the wrong flows that claims to be finished
+    (out / WHOLE_MANIFEST).unlink(missing_ok=True)
+    for name in blobs:
+        os.replace(tmps[name], out / name)
+    os.replace(tmps[WHOLE_MANIFEST], out / WHOLE_MANIFEST)
+
+
+def whole_is_complete(out_dir) -> bool:
+    """Whether ``OUT`` holds a finished whole-file ingest: ``ingest.json`` present and both files matching it."""
+    out = Path(out_dir)
+    try:
+        man = json.loads((out / WHOLE_MANIFEST).read_text(encoding="utf-8"))
+        return all(hashlib.sha256((out / name).read_bytes()).hexdigest() == man["files"][name]["sha256"]
+                   for name in WHOLE_FILES)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def partition_files(path) -> tuple[Path, list[Path]]:
