@@ -228,7 +228,7 @@ def test_a_run_killed_while_writing_leaves_a_hidden_folder_the_next_run_removes(
     if child.returncode != -signal.SIGKILL:
         pytest.skip("the run finished before it could be killed while writing")
     left = sorted(p.name for p in out.iterdir())
-    assert len(left) == 3 and left[1].startswith(".") and ".tmp-" in left[1]
+    assert len(left) == 3 and left[0].startswith(".2019-12-") and ".tmp-" in left[0]
     # the half-written folder is not a run: the earlier one is still the previous run
     assert find_previous_run(out, "another", "2020-01") == out / earlier[1]
     with out_lock(out):
