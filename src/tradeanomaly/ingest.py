@@ -275,6 +275,10 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
 
     from .paths import FULL, full_error, out_lock
 
+    if getattr(module, "iter_chunks", None) is not None and column_map is None:
+        from .sources import typed_options
+
+        typed_options(source, module.iter_chunks, options)  # a bad option is refused before OUT is created
     out = Path(out_dir)
     written: list[int] = [0]  # bytes of the parts this call wrote, for the message of a full disk
     with out_lock(out):

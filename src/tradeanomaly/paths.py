@@ -122,12 +122,14 @@ def out_lock(folder, what: str = "--out"):
 
     The lock is ``folder/.tradeanomaly.lock`` locked with ``flock``: the operating system releases it when the
     process ends, however it ends, so a killed run never leaves a stale lock. A second command on the same folder
-    gets an :class:`OutputError` naming the process that holds it."""
+    gets an :class:`OutputError` naming the process that holds it. A folder this call created and nothing was
+    written into is removed again."""
     import fcntl
     import os
     import time
 
     p = Path(folder)
+    created = not p.exists()
     try:
         p.mkdir(parents=True, exist_ok=True)
         fd = os.open(p / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
@@ -150,4 +152,7 @@ def out_lock(folder, what: str = "--out"):
             pass
         yield p
     finally:
+        if created and [f.name for f in p.iterdir()] == [LOCK_NAME]:  # nothing written: leave no folder behind
+            (p / LOCK_NAME).unlink(missing_ok=True)
+            p.rmdir()
         os.close(fd)  # releases the lock
