@@ -3,6 +3,7 @@
     python benchmarks/bench_ingest.py                  # 10 million canonical rows, 3 repeats
     python benchmarks/bench_ingest.py --rows 200000    # a quick run
     python benchmarks/bench_ingest.py --format baci    # a BACI year file of the same size
+    nice python benchmarks/bench_ingest.py --partitioned --rows 40000000   # ingest --partitioned, time per chunk
 
 The input is generated once into ``benchmarks/_work/`` (git-ignored) with numpy and written with
 ``pyarrow.csv``: unique keys (reporter x partner x flow x HS6 x year), realistic log-normal values, some empty
@@ -12,6 +13,11 @@ memory and the import cache do not count; the child reports its wall time and it
 CPU seconds (user + system), which are less sensitive than wall time to other work on a shared machine.
 Printed: median wall and CPU seconds, rows/s, peak RSS, the load average, the ledger of the last repeat. Target: peak memory below 3 GB for
 10 million rows.
+
+``--partitioned`` times :func:`tradeanomaly.ingest.ingest_partitioned` instead (one child, chunks of
+``--chunk-rows``): the wall time of every chunk and the part of it spent in the duplicate check
+(:meth:`tradeanomaly.dedup.KeySet.add`), printed for the first and last chunks with the mean of the first and last
+five, so one sees whether a chunk costs more as keys accumulate (it should not: the check is linear in rows).
 """
 
 from __future__ import annotations
@@ -132,6 +138,61 @@ def generate(path: Path, rows: int, fmt: str, seed: int = 20241128, batch: int =
             writer.close()
 
 
+CHILD_PARTITIONED = r"""
+import json, resource, shutil, sys, time
+from pathlib import Path
+from tradeanomaly import dedup
+from tradeanomaly.ingest import ingest_partitioned
+spent = []
+add = dedup.KeySet.add
+def timed_add(self, keys):
+    t = time.perf_counter()
+    out = add(self, keys)
+    spent.append(time.perf_counter() - t)
+    return out
+dedup.KeySet.add = timed_add
+dest = Path(sys.argv[3])
+shutil.rmtree(dest, ignore_errors=True)
+stamps = [time.perf_counter()]
+t0 = stamps[0]
+res = ingest_partitioned(sys.argv[1], [sys.argv[2]], dest, chunk_rows=int(sys.argv[4]),
+                         progress=lambda m: stamps.append(time.perf_counter()))
+wall = time.perf_counter() - t0
+shutil.rmtree(dest, ignore_errors=True)
+print(json.dumps({"wall_s": wall, "chunk_s": [b - a for a, b in zip(stamps, stamps[1:])], "dedup_s": spent,
+                  "rows_in": res.ledger.rows_in, "kept": res.ledger.kept, "counts": dict(res.ledger.counts),
+                  "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def run_partitioned(fmt: str, path: Path, chunk_rows: int) -> int:
+    """Time a partitioned ingest of ``path`` chunk by chunk (see the module docstring); prints the figures."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(HERE.parent / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.run([sys.executable, "-c", CHILD_PARTITIONED, fmt, str(path), str(WORK / "partitioned_out"),
+                           str(chunk_rows)], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"the ingest failed:\n{proc.stderr[-4000:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    chunks, dd = r["chunk_s"], r["dedup_s"]
+    n = len(chunks)
+    for i in list(range(min(3, n))) + list(range(max(3, n - 3), n)):
+        print(f"chunk {i + 1:>4}/{n}: {chunks[i]:6.2f} s wall, duplicate check {dd[i]:.3f} s "
+              f"({(i + 1) * chunk_rows:,} keys seen)", flush=True)
+    k = min(5, n)
+    summary = {
+        "format": fmt, "rows": r["rows_in"], "chunk_rows": chunk_rows, "chunks": n, "wall_s": round(r["wall_s"], 1),
+        "chunk_s_first5": round(statistics.mean(chunks[:k]), 3), "chunk_s_last5": round(statistics.mean(chunks[-k:]), 3),
+        "dedup_s_first5": round(statistics.mean(dd[:k]), 4), "dedup_s_last5": round(statistics.mean(dd[-k:]), 4),
+        "dedup_s_max": round(max(dd), 4), "peak_rss_gb": round(r["peak_rss_kb"] / 1e6, 3),
+        "ledger": r["counts"], "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
+    print(json.dumps(summary, indent=2))
+    (WORK / f"bench_ingest_partitioned_{fmt}_{r['rows_in']}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
 def run_child(fmt: str, path: Path) -> dict:
     env = dict(os.environ)
     src = str(HERE.parent / "src")
@@ -153,6 +214,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="timed reads, median reported (default 3)")
     ap.add_argument("--format", default="canonical", choices=["canonical", "baci"], help="reader to time")
     ap.add_argument("--regenerate", action="store_true", help="write the input again even if it exists")
+    ap.add_argument("--partitioned", action="store_true", help="time ingest --partitioned chunk by chunk")
+    ap.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows per chunk with --partitioned")
     args = ap.parse_args(argv)
 
     name = (f"canonical_{args.rows}.csv" if args.format == "canonical"
@@ -163,6 +226,8 @@ def main(argv=None) -> int:
         generate(path, args.rows, args.format)
         print(f"generated {path} ({path.stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - t0:,.1f} s",
               flush=True)
+    if args.partitioned:
+        return run_partitioned(args.format, path, args.chunk_rows)
     runs = []
     for i in range(args.repeats):
         r = run_child(args.format, path)

@@ -64,7 +64,7 @@ def test_partitioned_ingest_equals_whole_file_read(tmp_path):
     whole = read_source("canonical", [src])
     res = ingest_partitioned("canonical", [src], tmp_path / "out", chunk_rows=250)
     assert res.chunks_written == -(-len(_panel()) // 250) == 4
-    # the same ledger as reading the file at once: duplicates across chunks found by key hash
+    # the same ledger as reading the file at once: duplicates across chunks found by key
     assert dict(res.ledger.counts) == dict(whole.ledger.counts)
     assert res.ledger.counts["duplicate"] == 7 and res.ledger.counts["bad_estimated_flag"] == 2
     assert res.ledger.counts["negative_value"] == 3 and res.ledger.counts["missing_value"] == 1

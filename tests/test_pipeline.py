@@ -105,7 +105,7 @@ def test_interrupted_write_leaves_no_report(panel_file, tmp_path, monkeypatch):
     monkeypatch.setattr(pl, "write_outputs", boom)
     with pytest.raises(KeyboardInterrupt):
         run(_config(panel_file, tmp_path, "2019-11"))
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [".tradeanomaly.lock"]  # the lock of the folder, released
 
 
 def _chromium() -> str | None:

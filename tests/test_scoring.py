@@ -152,3 +152,16 @@ def test_pyod_is_imported_lazily():
     code = "import sys, tradeanomaly.scoring, tradeanomaly.ranking; print('pyod' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_ecod_tails_equal_pyod_to_the_bit():
+    """Our ECOD per-dimension scores against pyod's own (``ECOD.O``, read here only as the reference)."""
+    from pyod.models.ecod import ECOD
+
+    from tradeanomaly.scoring import ecod_tails
+
+    rng = np.random.default_rng(11)
+    X = np.column_stack([rng.lognormal(0, 1, 400), np.round(rng.normal(0, 1, 400), 1),  # ties in column 2
+                         -rng.exponential(1, 400), np.zeros(400)])
+    ref = np.asarray(ECOD().fit(X).O, dtype=float)
+    assert np.array_equal(ecod_tails(X), ref)

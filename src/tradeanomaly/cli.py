@@ -67,7 +67,8 @@ def handle_errors(func):
             raise click.ClickException(f"{exc.filename}: file not found") from None
         except MemoryError:
             raise click.ClickException(
-                "out of memory: read the input in parts (tradeanomaly ingest) or use --engine dask") from None
+                "out of memory: convert large files with `tradeanomaly ingest --partitioned` (one chunk in memory "
+                "at a time), then run on fewer periods (--period) or with fewer checks in the configuration") from None
 
     return wrapper
 

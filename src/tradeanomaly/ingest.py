@@ -2,27 +2,28 @@
 
 :func:`ingest_partitioned` reads each input file chunk by chunk with its reader's ``iter_chunks`` (canonical,
 BACI, Comtrade; a reader without it is read whole with :func:`~tradeanomaly.sources.read_source`), and writes
-every chunk at once, so memory holds one chunk (plus 8 bytes per kept row for the duplicate check below). Layout::
+every chunk at once, so memory holds one chunk (plus 23 to 46 bytes per kept row for the duplicate check below).
+Layout::
 
     OUT/flows/period=2019/part-<file hash>-<chunk>.parquet   the flows columns except ``period`` (hive layout)
     OUT/_ingested/<sha256 of file>.json                      the file's ledger: written after all its parts
-    OUT/_ingested/<sha256 of file>.keys.npy                  hashes of the file's kept keys (see duplicates)
     OUT/ledger.json                                          the merged ledger of every input file
 
 Restart: a file whose marker exists (same content hash, same source and options) is skipped. A file without one
 resumes after its last complete chunk: each chunk leaves a checkpoint (``_ingested/<sha>.chunk-<n>.json`` with
-the chunk's ledger and parts, and ``.keys.npy`` with its kept keys) after its parts are written; a resume with
+the chunk's ledger and parts) after its parts are written; a resume with
 the same chunk size and reader settings keeps the consecutive checkpointed chunks, removes any later part, and
 asks the reader for the chunks after them (BACI skips them without converting them; other readers read them
 and drop them). The result is the same, part for part and count for count, as an uninterrupted ingest. Parts are written under a hidden name and renamed, so a
 reader never sees half a part; while an ingest is unfinished the folder holds the parts of the files done so far.
 
-Duplicates: the readers set duplicates aside within a chunk. Across chunks and files they are found here by a
-64-bit hash of the key (``period, reporter, region, partner, flow, hs, valuation``, the key of
-:func:`~tradeanomaly.sources.base.finish_flows`): the first occurrence in input order is kept, later ones move
-from ``kept`` to ``duplicate`` in the file's ledger, as :func:`~tradeanomaly.sources.canonical.read` does when
-it reads the whole file. Two different keys share a hash with probability about ``n² / 2⁶⁵`` (3e-6 for 10
-million rows); such a row would be set aside as a duplicate.
+Duplicates: the readers set duplicates aside within a chunk. Across chunks and files they are found here by the
+key (``period, reporter, region, partner, flow, hs, valuation``, the key of
+:func:`~tradeanomaly.sources.base.finish_flows`) with :class:`~tradeanomaly.dedup.KeySet`: keys are compared
+exactly (dictionary codes, not hashes), so two different rows are never taken for one, and each chunk costs the
+same however many keys came before. The first occurrence in input order is kept, later ones move from ``kept``
+to ``duplicate`` in the file's ledger, as :func:`~tradeanomaly.sources.canonical.read` does when it reads the
+whole file. A skipped or resumed file's keys are read back from its parts (the key columns only).
 
 The folder is read back by ``--source canonical OUT`` (or ``OUT/flows``) and by
 :func:`tradeanomaly.engine.read_flows_dask`.
@@ -42,6 +43,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from .dedup import KEY_COLUMNS, KeySet
 from .errors import ConfigError, SourceFormatError
 from .schema import FLOW_COLUMNS, FLOWS_SCHEMA, Ledger, ledgers_to_json
 from .sources.base import file_sha256
@@ -50,7 +52,6 @@ Progress = Callable[[str], None]
 
 FLOWS_DIR = "flows"
 MARKER_DIR = "_ingested"
-KEY_COLUMNS = ["period", "reporter", "region", "partner", "flow", "hs", "valuation"]
 PART_COLUMNS = [c for c in FLOW_COLUMNS if c != "period"]
 
 
@@ -81,26 +82,17 @@ def part_schema():
     return pa.schema([(s.name, types[s.dtype]) for s in FLOWS_SCHEMA if s.name != "period"])
 
 
-def key_hashes(flows: pd.DataFrame) -> np.ndarray:
-    """64-bit hash of each row's key (uint64)."""
-    return pd.util.hash_pandas_object(flows[KEY_COLUMNS], index=False).to_numpy(dtype=np.uint64)
+def _held_keys(flows_dir: Path, parts: list[str]) -> pd.DataFrame:
+    """The key columns of the rows in ``parts`` (paths relative to ``flows_dir``), period from the folder name."""
+    import pyarrow.parquet as pq
 
-
-class _SeenKeys:
-    """Sorted hashes of the keys kept so far (8 bytes a row)."""
-
-    def __init__(self):
-        self.keys = np.empty(0, dtype=np.uint64)
-
-    def contains(self, h: np.ndarray) -> np.ndarray:
-        if not len(self.keys) or not len(h):
-            return np.zeros(len(h), dtype=bool)
-        i = np.minimum(np.searchsorted(self.keys, h), len(self.keys) - 1)
-        return self.keys[i] == h
-
-    def add(self, h: np.ndarray) -> None:
-        # two sorted runs: the stable sort (timsort) merges them in linear time
-        self.keys = np.sort(np.concatenate([self.keys, np.sort(h)]), kind="stable")
+    cols = [c for c in KEY_COLUMNS if c != "period"]
+    frames = []
+    for part in parts:
+        t = pq.read_table(flows_dir / part, columns=cols).to_pandas()
+        t.insert(0, "period", part.split("/")[0].removeprefix("period="))
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KEY_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -182,7 +174,11 @@ def _write_parts(flows: pd.DataFrame, flows_dir: Path, prefix: str, chunk: int) 
         d.mkdir(parents=True, exist_ok=True)
         name = f"part-{prefix}-{chunk:05d}.parquet"
         tmp = d / f".{name}.tmp"
-        pq.write_table(pa.Table.from_pandas(sub, schema=schema, preserve_index=False), tmp, compression="zstd")
+        try:
+            pq.write_table(pa.Table.from_pandas(sub, schema=schema, preserve_index=False), tmp, compression="zstd")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, d / name)
         written.append(f"period={p}/{name}")
     return written
@@ -200,8 +196,8 @@ def _remove_parts(flows_dir: Path, prefix: str, from_chunk: int = 0) -> int:
     return n
 
 
-def _checkpoint_files(markers: Path, sha: str, chunk: int) -> tuple[Path, Path]:
-    return markers / f"{sha}.chunk-{chunk:05d}.json", markers / f"{sha}.chunk-{chunk:05d}.keys.npy"
+def _checkpoint_file(markers: Path, sha: str, chunk: int) -> Path:
+    return markers / f"{sha}.chunk-{chunk:05d}.json"
 
 
 def _checkpoints(markers: Path, sha: str, fingerprint: str, chunk_rows: int, flows_dir: Path) -> list[dict]:
@@ -209,8 +205,8 @@ def _checkpoints(markers: Path, sha: str, fingerprint: str, chunk_rows: int, flo
     with the same reader settings and chunk size, and with all their parts in place."""
     done: list[dict] = []
     while True:
-        meta, keys = _checkpoint_files(markers, sha, len(done))
-        if not meta.is_file() or not keys.is_file():
+        meta = _checkpoint_file(markers, sha, len(done))
+        if not meta.is_file():
             return done
         try:
             d = json.loads(meta.read_text(encoding="utf-8"))
@@ -238,7 +234,7 @@ def _fingerprint(source: str, column_map, options: dict, aux: list[Path]) -> str
 
 def _marker(markers: Path, sha: str) -> dict | None:
     m = markers / f"{sha}.json"
-    if not m.is_file() or not (markers / f"{sha}.keys.npy").is_file():
+    if not m.is_file():
         return None
     try:
         return json.loads(m.read_text(encoding="utf-8"))
@@ -277,7 +273,27 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
     if not data:
         raise SourceFormatError(f"no data file among the inputs of source `{source}`", path=paths[0])
 
+    from .paths import FULL, full_error, out_lock
+
+    if getattr(module, "iter_chunks", None) is not None and column_map is None:
+        from .sources import typed_options
+
+        typed_options(source, module.iter_chunks, options)  # a bad option is refused before OUT is created
     out = Path(out_dir)
+    written: list[int] = [0]  # bytes of the parts this call wrote, for the message of a full disk
+    with out_lock(out):
+        try:
+            return _ingest(module, source, data, aux, out, column_map, chunk_rows, progress, options, written)
+        except OSError as exc:
+            if exc.errno in FULL:
+                raise full_error(exc, out, written=written[0], after=(
+                    "the files and chunks converted before it are kept; run the same ingest again when there is "
+                    "room: it resumes after the last complete chunk")) from None
+            raise
+
+
+def _ingest(module, source: str, data: list[Path], aux: list[Path], out: Path, column_map, chunk_rows: int,
+            progress: Progress, options: dict, written: list[int]) -> IngestResult:
     flows_dir, markers = out / FLOWS_DIR, out / MARKER_DIR
     flows_dir.mkdir(parents=True, exist_ok=True)
     markers.mkdir(parents=True, exist_ok=True)
@@ -305,7 +321,7 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
         if f.name.lstrip(".").split("-")[1] not in known:
             f.unlink()
 
-    seen = _SeenKeys()
+    seen = KeySet()
     ledger: Ledger | None = None
     result = IngestResult(out_dir=out, ledger=Ledger(stage=f"read:{source}"))
     for path, sha in zip(data, shas):
@@ -314,13 +330,13 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
         if mark is not None and mark.get("fingerprint") == fingerprint and all(
                 (flows_dir / part).is_file() for part in mark.get("parts", [])):
             file_ledger = Ledger.from_dict(mark["ledger"])
-            seen.add(np.load(markers / f"{sha}.keys.npy"))
+            seen.add(_held_keys(flows_dir, mark["parts"]))
             result.files.append({"path": str(path), "sha256": sha, "status": "skipped",
                                  "rows_in": file_ledger.rows_in, "kept": file_ledger.kept,
                                  "parts": len(mark["parts"])})
             progress(f"{path.name}: already converted ({file_ledger.kept:,} flows), skipped")
         else:
-            for stale in (markers / f"{sha}.json", markers / f"{sha}.keys.npy"):
+            for stale in (markers / f"{sha}.json", markers / f"{sha}.keys.npy"):  # .keys.npy: older layout
                 stale.unlink(missing_ok=True)
             # an interrupted conversion resumes after its last complete chunk
             done = _checkpoints(markers, sha, fingerprint, chunk_rows, flows_dir)
@@ -328,11 +344,9 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
             removed = _remove_parts(flows_dir, prefix, len(done))
             if removed:
                 progress(f"{path.name}: removed {removed} part(s) of an unfinished conversion")
-            file_ledger, parts, kept_keys = None, [], []
+            file_ledger, parts = None, []
             for d in done:
-                h = np.load(_checkpoint_files(markers, sha, d["chunk"])[1])
-                seen.add(h)
-                kept_keys.append(h)
+                seen.add(_held_keys(flows_dir, d["parts"]))
                 parts += d["parts"]
                 led = Ledger.from_dict(d["ledger"])
                 file_ledger = led if file_ledger is None else file_ledger.merge(led)
@@ -341,25 +355,19 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
                          f"{file_ledger.unit}s already converted)")
             for i, (flows, led) in enumerate(_chunks(module, source, path, aux, column_map, chunk_rows,
                                                      options, skip=len(done)), start=len(done)):
-                h = key_hashes(flows) if len(flows) else np.empty(0, dtype=np.uint64)
-                dup = seen.contains(h)
+                dup = seen.add(flows[KEY_COLUMNS])
                 n = int(dup.sum())
                 if n:
                     led.counts["kept"] -= n
                     led.add("duplicate", n, flows.loc[dup].head(3))
-                    flows, h = flows.loc[~dup].reset_index(drop=True), h[~dup]
+                    flows = flows.loc[~dup].reset_index(drop=True)
                 led.check()
                 new_parts = _write_parts(flows, flows_dir, prefix, i)
+                written[0] += sum((flows_dir / part).stat().st_size for part in new_parts)
                 parts += new_parts
-                # the chunk's checkpoint: its ledger, parts and kept keys, written after its parts
-                meta, keyfile = _checkpoint_files(markers, sha, i)
-                tmp = keyfile.with_name("." + keyfile.name[:-len(".npy")] + ".tmp.npy")
-                np.save(tmp, h)
-                os.replace(tmp, keyfile)
-                _atomic_write_text(meta, json.dumps({"chunk": i, "fingerprint": fingerprint, "chunk_rows": chunk_rows,
+                # the chunk's checkpoint: its ledger and parts, written after its parts
+                _atomic_write_text(_checkpoint_file(markers, sha, i), json.dumps({"chunk": i, "fingerprint": fingerprint, "chunk_rows": chunk_rows,
                                                      "parts": new_parts, "ledger": led.to_dict()}))
-                seen.add(h)
-                kept_keys.append(h)
                 file_ledger = led if file_ledger is None else file_ledger.merge(led)
                 result.chunks_written += 1
                 result.rows_written += len(flows)
@@ -368,10 +376,6 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
             if file_ledger is None:  # a file with a header and no rows
                 file_ledger = Ledger(stage=f"read:{source}", inputs=[path.name])
             file_ledger.check()
-            keys = np.sort(np.concatenate(kept_keys)) if kept_keys else np.empty(0, dtype=np.uint64)
-            tmp = markers / f".{sha}.keys.tmp.npy"
-            np.save(tmp, keys)
-            os.replace(tmp, markers / f"{sha}.keys.npy")
             _atomic_write_text(markers / f"{sha}.json", json.dumps({
                 "file": path.name, "path": str(path), "sha256": sha, "source": source,
                 "fingerprint": fingerprint, "chunk_rows": chunk_rows, "parts": parts,
@@ -387,6 +391,75 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
     result.ledger = ledger
     _atomic_write_text(out / "ledger.json", ledgers_to_json([ledger]))
     return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Whole-file ingest: flows.parquet and ledger.json as a unit
+# ---------------------------------------------------------------------------------------------------------------
+
+WHOLE_FILES = ("flows.parquet", "ledger.json")
+WHOLE_MANIFEST = "ingest.json"
+
+
+def write_whole(flows: pd.DataFrame, ledger: Ledger, out_dir) -> Path:
+    """Write ``OUT/flows.parquet`` and ``OUT/ledger.json`` as a unit, then ``OUT/ingest.json`` (their sizes and
+    SHA-256), last: a folder whose ``ingest.json`` is missing or does not match is not a finished ingest.
+
+    Both files are made in memory first, so their size is known; they are written under hidden temporary names
+    in ``OUT`` and renamed only when both are on disk. A write that does not fit (full disk, ``ulimit -f``) removes
+    the temporary files and raises one :class:`~tradeanomaly.paths.OutputError` naming the file and the bytes
+    needed: an earlier ingest in ``OUT`` stays as it was, both files together."""
+    import io
+
+    from .paths import out_lock
+    from .sources.base import write_flows_parquet
+
+    out = Path(out_dir)
+    buf = io.BytesIO()
+    write_flows_parquet(flows, buf)
+    blobs = {"flows.parquet": buf.getvalue(), "ledger.json": ledgers_to_json([ledger]).encode("utf-8")}
+    manifest = (json.dumps({"files": {name: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+                                      for name, b in blobs.items()},
+                            "rows_in": int(ledger.rows_in), "kept": int(ledger.kept)}, indent=2) + "\n").encode()
+    needed = sum(len(b) for b in blobs.values()) + len(manifest)
+    kept = (f"the earlier output in {out} is unchanged" if (out / WHOLE_MANIFEST).is_file()
+            else f"no output was left in {out}")
+    tmps = {name: out / f".{name}.tmp-{os.getpid()}" for name in (*blobs, WHOLE_MANIFEST)}
+    with out_lock(out):
+        _write_unit(out, blobs, manifest, tmps, needed, kept)
+    return out / "flows.parquet"
+
+
+def _write_unit(out: Path, blobs: dict, manifest: bytes, tmps: dict, needed: int, kept: str) -> None:
+    from .paths import FULL, full_error
+
+    try:
+        for name, blob in blobs.items():
+            tmps[name].write_bytes(blob)
+        tmps[WHOLE_MANIFEST].write_bytes(manifest)
+    except OSError as exc:
+        for t in tmps.values():
+            t.unlink(missing_ok=True)
+        if exc.errno in FULL:
+            raise full_error(exc, out, needed=needed, after=kept) from None
+        raise
+    # renames take no space: the manifest goes first and comes back last, so a stop between them leaves a folder
+    # without one (unfinished), never a ledger beside the wrong flows that claims to be finished
+    (out / WHOLE_MANIFEST).unlink(missing_ok=True)
+    for name in blobs:
+        os.replace(tmps[name], out / name)
+    os.replace(tmps[WHOLE_MANIFEST], out / WHOLE_MANIFEST)
+
+
+def whole_is_complete(out_dir) -> bool:
+    """Whether ``OUT`` holds a finished whole-file ingest: ``ingest.json`` present and both files matching it."""
+    out = Path(out_dir)
+    try:
+        man = json.loads((out / WHOLE_MANIFEST).read_text(encoding="utf-8"))
+        return all(hashlib.sha256((out / name).read_bytes()).hexdigest() == man["files"][name]["sha256"]
+                   for name in WHOLE_FILES)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def partition_files(path) -> tuple[Path, list[Path]]:

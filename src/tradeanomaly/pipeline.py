@@ -236,13 +236,22 @@ def read_previous_flags(run_dir: Path | None) -> pd.DataFrame | None:
 
 
 def write_atomically(final_dir: Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_dir)``, then move ``tmp_dir`` to ``final_dir`` in one rename (replacing it)."""
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    """Call ``writer(tmp_dir)``, then move ``tmp_dir`` to ``final_dir`` in one rename (replacing it).
+
+    Until the rename the outputs are in a hidden folder (``.<name>.tmp-<pid>``) that no later run or ``evaluate``
+    takes for a run; a write that does not fit (full disk, ``ulimit -f``) removes it and raises one
+    :class:`~tradeanomaly.paths.OutputError` naming the file and the space needed, leaving ``final_dir`` as it
+    was."""
+    from .paths import FULL, full_error, tree_bytes
+
     tmp = final_dir.parent / f".{final_dir.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    kept = (f"the earlier output in {final_dir} is unchanged" if final_dir.exists()
+            else f"nothing was written to {final_dir}")
     try:
+        final_dir.parent.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
         writer(tmp)
         old = None
         if final_dir.exists():
@@ -251,9 +260,40 @@ def write_atomically(final_dir: Path, writer: Callable[[Path], None]) -> None:
         os.replace(tmp, final_dir)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        written = tree_bytes(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in FULL:
+            raise full_error(exc, final_dir.parent, written=written, after=kept) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def recover_interrupted(out: Path) -> list[str]:
+    """Tidy ``out`` after runs that were killed while writing (call it holding the folder's lock, when no other
+    run can be writing): a hidden ``.<name>.tmp-<pid>`` folder is an unfinished output and is removed; a hidden
+    ``.<name>.old-<pid>`` folder is a complete earlier run set aside just before its replacement was moved in,
+    so it is put back when ``<name>`` is missing and removed otherwise. Returns what was done, one line each."""
+    done: list[str] = []
+    if not out.is_dir():
+        return done
+    for d in sorted(out.iterdir()):
+        name, sep, pid = d.name.rpartition("-")
+        if not d.is_dir() or not d.name.startswith(".") or not sep or not pid.isdigit():
+            continue
+        if name.endswith(".tmp"):
+            shutil.rmtree(d, ignore_errors=True)
+            done.append(f"removed {d.name}, the unfinished output of an interrupted run")
+        elif name.endswith(".old"):
+            final = out / name[1:-len(".old")]
+            if final.exists():
+                shutil.rmtree(d, ignore_errors=True)
+            else:
+                os.replace(d, final)
+                done.append(f"restored {final.name}, set aside by an interrupted run")
+    return done
 
 
 def _versions() -> dict:
@@ -271,14 +311,26 @@ def _versions() -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 
 def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool = True) -> RunResult:
-    """Run the whole analysis described by ``config``; write ``<out>/<run id>/`` unless ``write`` is false."""
+    """Run the whole analysis described by ``config``; write ``<out>/<run id>/`` unless ``write`` is false.
+
+    While it runs it holds the lock of ``<out>`` (:func:`~tradeanomaly.paths.out_lock`): a second run into the
+    same folder stops at once with a message instead of mixing its files with this one's."""
+    if not write:
+        validate_parameters(config)
+        return _run(config, progress, write)
+    from .paths import check_out_dir, out_lock
+
+    check_out_dir(config.out, "out")
+    validate_parameters(config)
+    with out_lock(config.out, "out"):
+        for line in recover_interrupted(Path(config.out)):
+            progress(line)
+        return _run(config, progress, write)
+
+
+def _run(config: RunConfig, progress: Progress, write: bool) -> RunResult:
     started = time.time()
     timings: dict[str, float] = {}
-    if write:
-        from .paths import check_out_dir
-
-        check_out_dir(config.out, "out")
-    validate_parameters(config)
 
     t0 = time.perf_counter()
     progress("reading input ...")

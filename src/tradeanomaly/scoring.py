@@ -37,7 +37,7 @@ the ranking is stable across seeds (Spearman rank correlation of the ensemble ov
 subject-periods >= 0.95 for every pair of five seeds, tested).
 
 **Contributions.** For each subject-period and feature, the share of the anomaly attributed to the feature: the
-average of ECOD's per-dimension tail scores (``-log`` tail probabilities, ``ECOD.O``) normalised per row, and a
+average of ECOD's per-dimension tail scores (``-log`` tail probabilities, :func:`ecod_tails`) normalised per row, and a
 path-based attribution for the forest (how often each feature splits on the path that isolates the row, weighted by
 the inverse path length). Rows sum to 1 (or 0 when nothing stands out).
 """
@@ -325,6 +325,31 @@ def subject_level(keys: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(product, np.char.add(base.astype(str), "+hs"), base), index=keys.index)
 
 
+def ecod_tails(X: np.ndarray) -> np.ndarray:
+    """ECOD's per-dimension outlier scores (Li et al. 2022, eq. 5), computed here rather than read from pyod's
+    undocumented ``ECOD.O``: per column the left and right tail scores ``-log F(x)`` and ``-log F(-x)`` with the
+    empirical distribution ``F(x) = #(X <= x) / n`` (the probabilities on pyod's ``linspace`` grid, so the numbers
+    are pyod's to the bit), the tail the column's skewness points to, and the largest of the three."""
+    from scipy.stats import skew
+
+    X = np.asarray(X, dtype=float)
+    n = X.shape[0]
+    grid = np.linspace(1.0 / n, 1.0, n)
+
+    def ecdf(M: np.ndarray) -> np.ndarray:
+        s = np.sort(M, axis=0)
+        out = np.empty_like(M)
+        for k in range(M.shape[1]):  # one pass per feature (a handful)
+            out[:, k] = grid[np.searchsorted(s[:, k], M[:, k], side="right") - 1]
+        return out
+
+    u_l, u_r = -np.log(ecdf(X)), -np.log(ecdf(-X))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sign = np.sign(np.nan_to_num(skew(X, axis=0)))  # a constant column has no skew: 0, as in pyod
+    u_skew = u_l * -1 * np.sign(sign - 1) + u_r * np.sign(sign + 1)
+    return np.maximum(u_skew, np.maximum(u_l, u_r))
+
+
 def _fit_level(Xv: np.ndarray, params: ScoringParams, rng: np.random.RandomState):
     """Rank percentiles per detector and contribution shares (rows x columns of ``Xv``).
 
@@ -352,7 +377,7 @@ def _fit_level(Xv: np.ndarray, params: ScoringParams, rng: np.random.RandomState
             det = ECOD().fit(Xv)
             ranks[name] = _rank01(det.decision_scores_)
             # per-dimension tail scores (-log tail probability), counted where the row lies above the median
-            ecod_tail = np.asarray(det.O, dtype=float) * (Xv > np.median(Xv, axis=0))
+            ecod_tail = ecod_tails(Xv) * (Xv > np.median(Xv, axis=0))
         elif name == "copod":
             from pyod.models.copod import COPOD
 

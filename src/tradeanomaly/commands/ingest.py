@@ -21,6 +21,9 @@ from ..cli import handle_errors, parse_reader_options, out_option, source_option
 def ingest(source, column_map, files, reader_options, out, partitioned, chunk_rows, quiet):
     """Read input files into OUT/flows.parquet and OUT/ledger.json; print the ledger.
 
+    The two files are written together (OUT/ingest.json, written last, lists them): an ingest that fails, for
+    example on a full disk, leaves an earlier one in OUT as it was. One ingest at a time writes into OUT.
+
     FILE... are read in the --source format (with --map for the `table` format). With --partitioned the flows
     go to OUT/flows/period=P/ (Parquet partitioned by period), read back with `--source canonical OUT`; an
     interrupted ingest resumes where it stopped when run again with the same files.
@@ -31,8 +34,6 @@ def ingest(source, column_map, files, reader_options, out, partitioned, chunk_ro
     from pathlib import Path
 
     from ..sources import read_source
-    from ..sources.base import write_flows_parquet
-    from ..schema import ledgers_to_json
 
     if not files:
         raise click.UsageError("give at least one input FILE")
@@ -53,11 +54,11 @@ def ingest(source, column_map, files, reader_options, out, partitioned, chunk_ro
                    + (f" ({resumed} resumed)" if resumed else "")
                    + f", {len(res.files) - done} already done) and {Path(out) / 'ledger.json'}")
         return
+    from ..ingest import write_whole
+
     result = read_source(source, list(files), column_map=column_map, **options)
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_flows_parquet(result.flows, out_dir / "flows.parquet")
-    (out_dir / "ledger.json").write_text(ledgers_to_json([result.ledger]), encoding="utf-8")
+    write_whole(result.flows, result.ledger, out_dir)
     click.echo(format_ledger(result.ledger))
     click.echo(f"wrote {out_dir / 'flows.parquet'} ({len(result.flows):,} flows) and {out_dir / 'ledger.json'}")
 
