@@ -316,6 +316,8 @@ def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool =
                        flows=flows, ledgers=ledgers, periods=periods, findings=findings, tables=tables,
                        flags=flags, members=members, previous_run=previous_dir.name if previous_dir else None,
                        inputs=inputs)
+    from .report import reproduce_command
+
     result.manifest = {
         "tool": "tradeanomaly",
         "version": __version__,
@@ -331,7 +333,7 @@ def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool =
         "versions": _versions(),
         "timings_s": timings,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "reproduce": f"tradeanomaly run --config {out_root / run_id / 'config.yaml'} --out {out_root}",
+        "reproduce": reproduce_command(out_root / run_id / "config.yaml", out_root),
     }
     if write:
         t0 = time.perf_counter()
