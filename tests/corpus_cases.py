@@ -406,11 +406,15 @@ def _judge_read(case: Case, res) -> tuple[str, str]:
 def summary(results) -> str:
     """Cases, classes and outcomes as the README states them."""
     outcomes = Counter(o for _, o, _ in results)
-    classes = sorted({c.cls for c, _, _ in results})
+    classes = sorted({c.cls for c, _, _ in results} - {"none"})
     readers = sorted({c.spec.id for c, _, _ in results})
-    lines = [f"{len(results)} cases over {len(readers)} reader layouts ({', '.join(readers)}) and "
-             f"{len(classes)} classes of fault",
-             "outcomes: " + ", ".join(f"{o} {n}" for o, n in sorted(outcomes.items()))]
+    controls = sum(c.cls == "none" for c, _, _ in results)
+    lines = [f"{len(results)} cases over {len(readers)} reader layouts ({', '.join(readers)}): "
+             f"{len(results) - controls} in {len(classes)} classes of fault, {controls} good files (plain and gzip)",
+             f"outcomes: {outcomes['error']} one-line errors naming the file, {outcomes['read']} balanced reads; "
+             f"{outcomes['traceback']} tracebacks, {outcomes['silent_loss']} silent losses, "
+             f"{outcomes['wrong_value']} wrong values, {outcomes['bad_message']} unclear messages, "
+             f"{outcomes['unexpected']} unexpected outcomes"]
     for case, outcome, detail in results:
         if outcome not in ("error", "read"):
             lines.append(f"  FAIL {case.spec.id}/{case.fault}: {outcome}: {detail}")
