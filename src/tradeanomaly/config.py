@@ -118,11 +118,59 @@ def _env_overrides(environ: dict[str, str]) -> dict:
 
 
 def _describe(exc: ValidationError, where: str) -> str:
-    lines = [f"{where}: invalid configuration"]
+    problems = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
-        lines.append(f"  `{loc}`: {err['msg']}")
-    return "\n".join(lines)
+        problems.append(f"`{loc}`: {err['msg']}")
+    return f"{where}: invalid configuration: " + "; ".join(problems)
+
+
+#: values a configuration or column map may expand to: aliases (``*name``) that repeat a block are fine, nested
+#: ones that expand exponentially (the "billion laughs" document) are refused before anything is built
+MAX_YAML_NODES = 100_000
+
+
+def _expanded_nodes(node, memo: dict) -> int:
+    """Nodes of the document once every alias is expanded (a shared node counts once per use)."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = 0  # a recursive alias counts as one node
+        value = node.value if isinstance(node.value, list) else []
+        memo[key] = 1 + sum(_expanded_nodes(v, memo) if not isinstance(v, tuple)
+                            else _expanded_nodes(v[0], memo) + _expanded_nodes(v[1], memo) for v in value)
+    return memo[key]
+
+
+def read_yaml(path: str | os.PathLike, what: str = "configuration"):
+    """The YAML document of ``path``, read safely: text that is not UTF-8, YAML that does not parse, tags that
+    construct Python objects (``!!python/object``) and alias bombs are one-line :class:`ConfigError` messages
+    naming the file (and the byte offset or line)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: {what} file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a folder; give the {what} file") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: the {what} is not UTF-8 text (byte {exc.start}: 0x{raw[exc.start]:02x}); "
+                          "save it as UTF-8") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        size = _expanded_nodes(root, {}) if root is not None else 0
+        if size > MAX_YAML_NODES:
+            raise ConfigError(f"{p}: the {what}'s YAML aliases (*name) expand to {size:,} values, more than "
+                              f"{MAX_YAML_NODES:,}; write the settings out instead of nesting anchors")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        hint = ("; tags that build Python objects are not allowed, write plain values"
+                if "tag" in str(problem) else "; check the indentation and quoting")
+        raise ConfigError(f"{p}: not valid YAML{where}: {' '.join(str(problem).split())}{hint}") from None
 
 
 def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None = None,
@@ -133,14 +181,11 @@ def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None
     if path is not None:
         p = Path(path)
         where = str(p)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{p}: configuration file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        loaded = read_yaml(p, "configuration")
+        loaded = {} if loaded is None else loaded
         if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: the configuration must be a mapping of settings")
+            raise ConfigError(f"{p}: the configuration must be a mapping of settings (key: value lines), not a "
+                              f"{type(loaded).__name__}")
         data = _resolve_paths(loaded, p.parent)
     data = _merge(data, _env_overrides(dict(os.environ if environ is None else environ)))
     data = _merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})

@@ -262,12 +262,32 @@ def evaluate(truth: pd.DataFrame, flags: pd.DataFrame, ks=(10, 20, 50)) -> Evalu
                             n_anomalies=int(len(planted)), n_controls=int(control.sum()))
 
 
+def _read_csv_file(path, what: str, read, expected: str) -> pd.DataFrame:
+    """``read(path)`` with an empty, undecodable or malformed file as one :class:`SchemaError` line."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise SchemaError(f"{path}: the {what} file is empty (0 bytes); give {expected}")
+    try:
+        return read(path)
+    except pd.errors.EmptyDataError:
+        raise SchemaError(f"{path}: the {what} file has no header; give {expected}") from None
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"{path}: the {what} file is not UTF-8 text (byte {exc.start}); save it as UTF-8 or "
+                          f"give {expected}") from None
+    except pd.errors.ParserError as exc:
+        raise SchemaError(f"{path}: the {what} file is not a well-formed CSV ({' '.join(str(exc).split())}); "
+                          f"give {expected}") from None
+
+
 def evaluate_files(truth_path: str | Path, flags_path: str | Path, ks=(10, 20, 50)) -> EvaluationResult:
     """:func:`evaluate` on a truth CSV and a flags CSV."""
     from .ranking import read_flags_csv
 
-    truth = read_truth(truth_path)
-    flags = read_flags_csv(flags_path)
+    truth = _read_csv_file(truth_path, "truth", read_truth, "the truth.csv written by `tradeanomaly synth`")
+    flags = _read_csv_file(flags_path, "flags", read_flags_csv, "the flags.csv written by a run")
+    if len(flags) == 0:
+        raise SchemaError(f"{flags_path}: the flags file has a header but no flags, so there is nothing to score; "
+                          "give the flags.csv of a run that flagged something")
     if "rank" not in flags.columns:
         raise SchemaError(f"{flags_path}: column `rank` is missing; give the flags.csv written by a run")
     return evaluate(truth, flags, ks)

@@ -368,6 +368,8 @@ def _run(config: RunConfig, progress: Progress, write: bool) -> RunResult:
                        flows=flows, ledgers=ledgers, periods=periods, findings=findings, tables=tables,
                        flags=flags, members=members, previous_run=previous_dir.name if previous_dir else None,
                        inputs=inputs)
+    from .report import reproduce_command
+
     result.manifest = {
         "tool": "tradeanomaly",
         "version": __version__,
@@ -383,7 +385,7 @@ def _run(config: RunConfig, progress: Progress, write: bool) -> RunResult:
         "versions": _versions(),
         "timings_s": timings,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "reproduce": f"tradeanomaly run --config {out_root / run_id / 'config.yaml'} --out {out_root}",
+        "reproduce": reproduce_command(out_root / run_id / "config.yaml", out_root),
     }
     if write:
         t0 = time.perf_counter()

@@ -159,9 +159,28 @@ def build_context(result: "RunResult", top: int = TOP_CARDS) -> dict:
         "methods": METHODS,
         "previous_run": result.previous_run,
         "reproduce": result.manifest.get("reproduce", ""),
+        "reproduce_md": reproduce_markdown(result.manifest.get("reproduce", "")),
         "inputs": result.inputs,
         "findings_by_check": findings.groupby("check").size().to_dict() if len(findings) else {},
     }
+
+
+def reproduce_command(config_path, out_root) -> str:
+    """The command that runs again with the saved configuration, paths quoted for a POSIX shell."""
+    import shlex
+
+    return f"tradeanomaly run --config {shlex.quote(str(config_path))} --out {shlex.quote(str(out_root))}"
+
+
+def reproduce_markdown(command: str) -> str:
+    """``command`` as a Markdown code block that nothing in it can close: the fence is one backtick longer than
+    the longest run of backticks in the text (at least three), so a path with backticks, newlines or HTML stays
+    code."""
+    import re
+
+    longest = max((len(m) for m in re.findall(r"`+", command)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}sh\n{command}\n{fence}"
 
 
 def estimates_sentence(table: pd.DataFrame | None) -> str:

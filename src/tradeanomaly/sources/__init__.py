@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import SourceFormatError
-from .base import ReadResult, as_paths
+from .base import GZIP_ERRORS, ReadResult, as_paths, refuse_damaged_gzip
 
 #: source name -> module implementing ``read(paths, *, column_map=None, **options)``
 READERS = {
@@ -82,4 +82,7 @@ def read_source(source: str, paths, *, column_map=None, **options) -> ReadResult
                                     f"(e.g. {path}/*.csv), or use --source canonical for a folder written by "
                                     "`tradeanomaly ingest --partitioned`")
     options = typed_options(source, module.read, options)
-    return module.read(paths, column_map=column_map, **options)
+    try:
+        return module.read(paths, column_map=column_map, **options)
+    except GZIP_ERRORS as exc:
+        refuse_damaged_gzip(paths, exc)

@@ -31,7 +31,8 @@ import pandas as pd
 
 from ..errors import ConfigError, SourceFormatError
 from ..schema import ISO3_RE, Ledger, empty_flows
-from .base import FLOW_KEY, NA_VALUES, ReadResult, finish_flows, read_text_table
+from .base import (EMPTY_FILE, gzip_guarded, FLOW_KEY, NA_VALUES, ReadResult, describe_columns, detect_encoding, finish_flows,
+                   parse_numbers, read_text_table, refuse_duplicate_header)
 
 SOURCE = "baci"
 DATA_COLUMNS = ("t", "i", "j", "k", "v", "q")
@@ -53,11 +54,13 @@ def _header(path: Path) -> list[str]:
     if not path.exists():
         raise SourceFormatError("file not found", path=path)
     if path.stat().st_size == 0:
-        raise SourceFormatError("the file is empty: nothing to read", path=path)
+        raise SourceFormatError(EMPTY_FILE, path=path)
+    enc = detect_encoding(path)
+    refuse_duplicate_header(path, enc)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
+    with opener(path, "rt", encoding=enc, errors="replace", newline="") as fh:
         first = fh.readline()
-    text = first.decode("utf-8-sig", errors="replace").strip()
+    text = first.lstrip("\ufeff").strip()
     return [c.strip().strip('"') for c in text.split(",")]
 
 
@@ -121,7 +124,7 @@ def _batches(path: Path, chunk_rows: int, skip_chunks: int = 0) -> Iterator[pd.D
     missing = [c for c in DATA_COLUMNS if c not in header]
     if missing:
         raise SourceFormatError(
-            f"missing BACI column(s) {', '.join(missing)}; the file has: {', '.join(header[:12])}. A BACI year "
+            f"missing BACI column(s) {', '.join(missing)}; the file has: {describe_columns(header)}. A BACI year "
             "file has the header t,i,j,k,v,q (or pass the country-code file, recognised by country_code)",
             path=path)
     types = {c: pa.string() for c in header}
@@ -129,7 +132,7 @@ def _batches(path: Path, chunk_rows: int, skip_chunks: int = 0) -> Iterator[pd.D
     try:
         reader = pcsv.open_csv(
             path,
-            read_options=pcsv.ReadOptions(block_size=block),
+            read_options=pcsv.ReadOptions(block_size=block, encoding=_arrow_encoding(detect_encoding(path))),
             parse_options=pcsv.ParseOptions(newlines_in_values=False),
             convert_options=pcsv.ConvertOptions(column_types=types, include_columns=list(DATA_COLUMNS),
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
@@ -153,6 +156,11 @@ def _batches(path: Path, chunk_rows: int, skip_chunks: int = 0) -> Iterator[pd.D
                                 path=path) from exc
 
 
+def _arrow_encoding(enc: str) -> str:
+    """Arrow's name of a detected encoding (Arrow transcodes anything but UTF-8 through Python's codecs)."""
+    return {"utf-8": "utf8", "utf-8-sig": "utf8"}.get(enc, enc)
+
+
 def _chunk_frame(raw: pd.DataFrame, resolve, ledger: Ledger, path: Path) -> pd.DataFrame:
     """Set aside what cannot be a flow and build the flows columns of one chunk (values in USD, numeric)."""
     for c in DATA_COLUMNS:
@@ -166,7 +174,8 @@ def _chunk_frame(raw: pd.DataFrame, resolve, ledger: Ledger, path: Path) -> pd.D
     na = set(NA_VALUES) | {"NA"}
     vtext = df["v"]
     missing = vtext.isin(na)
-    v = pd.to_numeric(vtext.where(~missing), errors="coerce")
+    # thousands separators read, decimal commas set aside (never rescaled), as in every reader
+    v, _, _ = parse_numbers(vtext.where(~missing))
     df = ledger.set_aside(df, missing.to_numpy(), "missing_value")
     v = v.loc[df.index]
     df = ledger.set_aside(df, v.isna().to_numpy(), "non_numeric_value")
@@ -185,7 +194,7 @@ def _chunk_frame(raw: pd.DataFrame, resolve, ledger: Ledger, path: Path) -> pd.D
     df = ledger.set_aside(df, (imp_kind == "aggregate").to_numpy(), "aggregate_area")
     keep = df.index
 
-    q = pd.to_numeric(df["q"].where(~df["q"].isin(na)), errors="coerce")
+    q, _, _ = parse_numbers(df["q"].where(~df["q"].isin(na)))
     q = q.where(q >= 0)
     return pd.DataFrame({
         "period": df["period"],
@@ -228,6 +237,7 @@ def _new_ledger(path: Path, code_names: list[str]) -> Ledger:
     return led
 
 
+@gzip_guarded
 def iter_chunks(paths, *, country_codes=None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                 skip_chunks: int = 0) -> Iterator[ReadResult]:
     """Read BACI files chunk by chunk: each chunk is a finished :class:`ReadResult` with its own ledger.

@@ -49,19 +49,80 @@ def as_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
     return [Path(p) for p in paths]
 
 
+#: the message for a file of 0 bytes
+EMPTY_FILE = "the file is empty (0 bytes): nothing to read; check that the download or export finished"
+
+
+def damaged_gzip(path: Path) -> str | None:
+    """Why the gzip stream of ``path`` cannot be read to its end (truncated, corrupt), or None when it can."""
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 22):
+                pass
+    except (EOFError, OSError, zlib.error) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def refuse_damaged_gzip(paths, exc: BaseException) -> None:
+    """After a read failed with ``exc``: a ``.gz`` input whose stream is damaged is named in a
+    :class:`SourceFormatError`; otherwise ``exc`` is raised again."""
+    for path in as_paths(paths):
+        if Path(path).suffix == ".gz" and Path(path).is_file():
+            why = damaged_gzip(Path(path))
+            if why:
+                raise SourceFormatError(f"the gzip stream is truncated or damaged ({why}); download or compress "
+                                        "the file again (`gzip -t FILE` checks it)", path=path) from exc
+    raise exc
+
+
+#: exceptions a damaged gzip stream raises in the readers (zlib, gzip, Arrow's decompressor)
+GZIP_ERRORS: tuple = (EOFError, OSError)
+
+
+def gzip_guarded(iter_chunks):
+    """Decorate a reader's ``iter_chunks(paths, ...)`` generator: a damaged ``.gz`` input is a
+    :class:`SourceFormatError` naming it (see :func:`refuse_damaged_gzip`), not a decompressor's traceback."""
+    import functools
+
+    @functools.wraps(iter_chunks)
+    def wrapper(paths, *args, **kwargs):
+        try:
+            yield from iter_chunks(paths, *args, **kwargs)
+        except GZIP_ERRORS as exc:
+            refuse_damaged_gzip(paths, exc)
+
+    return wrapper
+
+
 def detect_encoding(path: Path) -> str:
-    """utf-8 (with or without BOM), utf-16 with BOM, else GB18030 (Chinese tables), else latin-1."""
+    """utf-8 (with or without BOM), utf-16 with BOM, else GB18030 (Chinese tables), else latin-1.
+
+    Bytes that are no text (a NUL byte outside UTF-16: a zip, a workbook, random data) are refused naming the
+    file and the byte offset."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if path.suffix == ".gz":
         import gzip
 
-        with gzip.open(path, "rb") as fh:
-            head = fh.read(1 << 16)
+        try:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(1 << 16)
+        except GZIP_ERRORS as exc:
+            refuse_damaged_gzip([path], exc)
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
+    if b"\x00" in head:
+        at = head.index(b"\x00")
+        kind = ("a zip archive" if head.startswith(b"PK\x03\x04") else "a gzip file without .gz"
+                if head.startswith(b"\x1f\x8b") else "binary data")
+        raise SourceFormatError(f"not a text table: {kind} (a NUL byte at byte {at}); give the CSV itself "
+                                "(unpack or export it first)", path=path)
     for enc in ("utf-8", "gb18030"):
         try:
             head.decode(enc)
@@ -108,7 +169,7 @@ def read_text_table(path: Path, *, sep: str | None = ",", encoding: str | None =
     if not path.exists():
         raise SourceFormatError("file not found", path=path)
     if path.stat().st_size == 0:
-        raise SourceFormatError("the file is empty: nothing to read", path=path)
+        raise SourceFormatError(EMPTY_FILE, path=path)
     enc = encoding or detect_encoding(path)
     if header == "infer" and skiprows is None and sep:
         refuse_duplicate_header(path, enc, sep)
@@ -153,10 +214,17 @@ def refuse_duplicate_header(path: Path, encoding: str, sep: str = ",") -> None:
                                 "keep one column per name (remove or rename the copies)", path=path)
 
 
+def describe_columns(columns, limit: int = 12) -> str:
+    """The first column names of a header, each cut to 40 characters (a binary or wrong file has long ones)."""
+    names = [str(c) if len(str(c)) <= 40 else str(c)[:37] + "..." for c in list(columns)[:limit]]
+    more = len(list(columns)) - limit
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
 def require_columns(df: pd.DataFrame, needed: Iterable[str], path: Path, hint: str = "") -> None:
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        have = ", ".join(map(str, list(df.columns)[:20]))
+        have = describe_columns(df.columns)
         raise SourceFormatError(
             f"missing column(s) {', '.join(f'`{m}`' for m in missing)}; the file has: {have}."
             + (f" {hint}" if hint else ""), path=path)

@@ -34,7 +34,7 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import FLOW_COLUMNS, Ledger, validate_flows
-from .base import (FLOW_KEY, NA_VALUES, CodedFrame, ReadResult, as_paths, detect_encoding, duplicated_keys,
+from .base import (EMPTY_FILE, gzip_guarded, FLOW_KEY, NA_VALUES, CodedFrame, ReadResult, as_paths, detect_encoding, duplicated_keys,
                    duplicated_rows, finish_coded, take_text)
 
 STAGE = "read:canonical"
@@ -74,7 +74,7 @@ def _raw_chunks(path: Path, chunk_rows: int, allow_extra: bool
     if not path.exists():
         raise SourceFormatError("file not found", path=path)
     if path.stat().st_size == 0:
-        raise SourceFormatError("the file is empty: nothing to read", path=path)
+        raise SourceFormatError(EMPTY_FILE, path=path)
     if _is_parquet(path):
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -322,6 +322,7 @@ def _reduce(chunk: pd.DataFrame, start: int, path: Path, extra: list[str], codes
     return out.flows, out.ledger, cf.key_codes(_DUP_KEY)
 
 
+@gzip_guarded
 def iter_chunks(path, chunk_rows: int = DEFAULT_CHUNK_ROWS, *, allow_extra: bool = False
                 ) -> Iterator[tuple[pd.DataFrame, Ledger]]:
     """Yield ``(flows_chunk, ledger_chunk)`` for one canonical file; every ledger balances on its own.

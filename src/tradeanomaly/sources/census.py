@@ -35,7 +35,7 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import Ledger
-from .base import ReadResult, as_paths, combine_files, finish_flows, parse_numbers, read_text_table
+from .base import ReadResult, describe_columns, as_paths, combine_files, finish_flows, parse_numbers, read_text_table
 from .table import by_distinct, resolve_country_column, set_aside_countries, sum_same_key
 
 STAGE = "read:census"
@@ -101,7 +101,8 @@ def _read_one(path: Path, *, basis: str, frequency: str | None, flow: str | None
     for need in ("cty_code",):
         if need not in columns:
             raise SourceFormatError(f"missing column `CTY_CODE` (Census country code); the file has: "
-                                    f"{', '.join(map(str, raw.columns))}", path=path, column="CTY_CODE")
+                                    f"{describe_columns(raw.columns)}. Request it from the API (get=CTY_CODE,...)",
+                                    path=path, column="CTY_CODE")
     vcol, file_flow, valuation, freq = _pick_value(columns, basis=basis, frequency=frequency, flow=flow,
                                                    value_column=value_column, path=path)
     product = next((columns[c] for c in _PRODUCT_COLUMNS if c in columns), None)
@@ -127,7 +128,8 @@ def _read_one(path: Path, *, basis: str, frequency: str | None, flow: str | None
         bad = (label == "") & (raw_period != "")
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise SourceFormatError(f"cannot read {raw_period.iloc[i]!r} as a period (YYYY-MM)", path=path,
+            raise SourceFormatError(f"cannot read {raw_period.iloc[i]!r} as a period: write it as YYYY-MM (2024-03), as the API's "
+                                  "`time` field gives it", path=path,
                                     row=i + 2, column=time_col)
     else:
         given = period or _file_year(path)

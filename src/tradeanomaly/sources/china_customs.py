@@ -50,7 +50,7 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError, require
 from ..periods import normalise_period
 from ..schema import Ledger
-from .base import NA_VALUES, ReadResult, detect_encoding, finish_flows, parse_numbers
+from .base import EMPTY_FILE, NA_VALUES, ReadResult, detect_encoding, finish_flows, parse_numbers
 
 SOURCE = "china-customs"
 STAGE = f"read:{SOURCE}"
@@ -113,7 +113,7 @@ def _grid(path: Path, sheet=None) -> list[list[str]]:
     if not path.exists():
         raise SourceFormatError("file not found", path=path)
     if path.stat().st_size == 0:
-        raise SourceFormatError("the file is empty: nothing to read", path=path)
+        raise SourceFormatError(EMPTY_FILE, path=path)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         openpyxl = require("openpyxl", "excel", f"reading the Excel file {path.name}")
@@ -336,11 +336,25 @@ def _wide_cells(rows, header_at, path, period_option) -> tuple[pd.DataFrame, str
         raise SourceFormatError(
             "no value columns recognised in the header row(s): expected 进出口/出口/进口 (or Total/Exports/"
             "Imports) with a month (3月, Mar.) or a year to date (1至3月, Jan.-Mar.)", path=path, row=header_at + 1)
+    seen: dict = {}
+    for j, flow, kind, month, year in cols:
+        key = (flow, kind, month, year)
+        if key in seen:
+            raise SourceFormatError(f"columns {seen[key] + 1} and {j + 1} (`{labels[seen[key]]}`, `{labels[j]}`) hold "
+                                    "the same figure (flow and period); keep one of them", path=path,
+                                    row=header_at + 1, column=labels[j])
+        seen[key] = j
     if any(c[4] is None for c in cols):
         raise SourceFormatError("the year is not in the title, the header or the file name; pass period=YYYY-MM",
                                 path=path)
     start = header_at + (2 if has_second else 1)
     loc_col = 0
+    firsts = [r[0] for r in rows[start:start + 20] if r and r[0]]
+    if firsts and all(_is_number(c) for c in firsts):
+        first = labels[0] if labels else ""
+        raise SourceFormatError(f"the first column `{first}` holds numbers, not locations: the locations "
+                                "(收发货人所在地, 国别(地区), Location, Country) must come first; add the location column",
+                                path=path, row=start + 1, column=first)
     records = []
     for i in range(start, len(rows)):
         row = rows[i]

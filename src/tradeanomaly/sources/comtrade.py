@@ -55,7 +55,7 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import HS_RE, Ledger
-from .base import (NA_VALUES, ReadResult, detect_encoding, finish_flows, parse_numbers, read_text_table,
+from .base import (EMPTY_FILE, gzip_guarded, NA_VALUES, ReadResult, detect_encoding, finish_flows, parse_numbers, read_text_table,
                    text_csv_options)
 
 SOURCE = "comtrade"
@@ -188,7 +188,7 @@ def load_records(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise SourceFormatError("file not found", path=path)
     if path.stat().st_size == 0:
-        raise SourceFormatError("the file is empty: nothing to read", path=path)
+        raise SourceFormatError(EMPTY_FILE, path=path)
     return _named(_json_records(path) if _is_json(path) else _csv_records(path))
 
 
@@ -460,7 +460,7 @@ def _record_chunks(path: Path, chunk_rows: int) -> tuple[list[str], list[str] | 
     if not path.exists():
         raise SourceFormatError("file not found", path=path)
     if path.stat().st_size == 0:
-        raise SourceFormatError("the file is empty: nothing to read", path=path)
+        raise SourceFormatError(EMPTY_FILE, path=path)
 
     if _is_json(path):
         whole = load_records(path)
@@ -494,6 +494,7 @@ def _record_chunks(path: Path, chunk_rows: int) -> tuple[list[str], list[str] | 
     return columns, header, chunks()
 
 
+@gzip_guarded
 def iter_chunks(path, chunk_rows: int = DEFAULT_CHUNK_ROWS, *, allow_sitc: bool = False,
                 **options) -> Iterator[ReadResult]:
     """Read one Comtrade file chunk by chunk: each chunk is a finished :class:`ReadResult` with its own balanced

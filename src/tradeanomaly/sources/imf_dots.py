@@ -33,7 +33,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..periods import normalise_period
 from ..schema import Ledger
-from .base import ReadResult, as_paths, combine_files, finish_flows, read_text_table, require_columns
+from .base import ReadResult, parse_numbers, as_paths, combine_files, finish_flows, read_text_table, require_columns
 from .table import resolve_country_column, set_aside_countries
 
 STAGE = "read:imf-dots"
@@ -152,8 +152,8 @@ def _read_one(path: Path, *, import_valuation: str, estimate_codes: tuple[str, .
     codes = {c.lower() for c in estimate_codes}
     long["estimated"] = tokens.map(lambda t: bool(codes.intersection(t))).to_numpy(dtype=bool)
 
-    numbers = pd.to_numeric(long["value_usd"].astype("str").str.replace(r"[,\s]", "", regex=True),
-                            errors="coerce")
+    # thousands separators are read; a decimal comma (12,5) stays text and is set aside, never rescaled
+    numbers, _, _ = parse_numbers(long["value_usd"])
     long["value_usd"] = long["value_usd"].where(numbers.isna(), numbers * value_multiplier)
 
     resolved = {

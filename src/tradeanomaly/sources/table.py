@@ -330,16 +330,11 @@ def load_column_map(column_map) -> Any:
         return column_map
     where = "column map"
     if isinstance(column_map, (str, os.PathLike)):
-        import yaml
+        from ..config import read_yaml
 
         path = Path(column_map)
         where = f"column map {path}"
-        if not path.exists():
-            raise ConfigError(f"{where}: file not found")
-        try:
-            column_map = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{where}: not valid YAML ({exc})") from exc
+        column_map = read_yaml(path, "column map")
     if not isinstance(column_map, dict):
         raise ConfigError(f"{where}: expected a mapping of keys (renames, period, ...), got "
                           f"{type(column_map).__name__}")
