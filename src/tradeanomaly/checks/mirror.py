@@ -265,8 +265,9 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
     estimated = flows["estimated"].to_numpy(dtype=bool)
     region = flows["region"]
     if isinstance(region.dtype, pd.CategoricalDtype):
-        has_region = (region.cat.codes.to_numpy() >= 0) & (
-            np.asarray(region.cat.categories.astype(str))[np.maximum(region.cat.codes.to_numpy(), 0)] != "")
+        # one test per category, then a gather by code (a missing code, -1, picks the appended False)
+        named = np.append(np.asarray(region.cat.categories.astype(str), dtype=object) != "", False)
+        has_region = named[region.cat.codes.to_numpy()]
     else:
         has_region = (region.fillna("") != "").to_numpy()
 
@@ -302,45 +303,53 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
     set_aside(~(value > 0), "zero_value")
 
     # orient every row as exporter > importer; one int64 key per flow, one sort pairs them (hash tables on tens of
-    # millions of scattered keys are bound by cache misses, a packed integer sort is not)
-    exp_ = np.where(is_m, par, rep)
-    imp_ = np.where(is_m, rep, par)
+    # millions of scattered keys are bound by cache misses, a packed integer sort is not). Every step below works in
+    # place where it can: at tens of millions of rows, fresh temporaries cost more than the arithmetic.
     nh = max(len(hs_l), 1)
     pair_key = per_c * nc  # ((period * nc + exporter) * nc + importer), in place
-    pair_key += exp_
+    pair_key += np.where(is_m, par, rep)
     pair_key *= nc
-    pair_key += imp_
-    del exp_, imp_
+    pair_key += np.where(is_m, rep, par)
     key = pair_key * nh
     key += hs_c
     live = np.flatnonzero(remaining)
-    side_key = key[live]
-    side_key *= 2
-    side_key += is_m[live]
-    ks, rows = _sorted_keys(side_key, live, n)
-    del side_key, live
-    dup_sorted = np.r_[False, ks[1:] == ks[:-1]] if len(ks) else np.zeros(0, dtype=bool)
-    set_aside(_mask(n, rows[dup_sorted]), "duplicate")
-    ks, rows = ks[~dup_sorted], rows[~dup_sorted]
-    kk, sd = ks >> 1, ks & 1
-    match = (kk[:-1] == kk[1:]) & (sd[:-1] == 0) & (sd[1:] == 1) if len(ks) else np.zeros(0, dtype=bool)
+    ks, rows = _sorted_keys(key, is_m, live, n)
+    del live
+    dup_sorted = ks[1:] == ks[:-1]
+    if dup_sorted.any():
+        dup_sorted = np.r_[False, dup_sorted]
+        set_aside(_mask(n, rows[dup_sorted]), "duplicate")
+        ks, rows = ks[~dup_sorted], rows[~dup_sorted]
+    del dup_sorted
+    # sorted and distinct, the side key 2 * flow_key + side has both sides of a flow side by side: an even key
+    # (exports) followed by the next odd one (imports)
+    sd = (ks & 1).astype(bool)
+    match = ks[1:] == ks[:-1] + 1
+    match &= ~sd[:-1]
     px, pm = rows[:-1][match], rows[1:][match]
     matched = np.zeros(len(ks), dtype=bool)
-    matched[:-1] |= match
+    matched[:-1] = match
     matched[1:] |= match
-    ux, um = rows[~matched & (sd == 0)], rows[~matched & (sd == 1)]
+    one_x = ~matched
+    one_x &= ~sd
+    one_m = ~matched
+    one_m &= sd
+    del matched, sd
+    ux, um = rows[one_x], rows[one_m]
     # the keys of the pairs and of the one-sided rows, in sorted order: the codes are read off them (no gathers
     # from scattered rows)
-    key_px = kk[:-1][match]
-    key_ux, key_um = kk[~matched & (sd == 0)], kk[~matched & (sd == 1)]
-    del ks, kk, matched
+    key_px = ks[:-1][match]
+    key_px >>= 1
+    key_ux, key_um = ks[one_x] >> 1, ks[one_m] >> 1
+    del ks, match, one_x, one_m
 
     # one side has the pair-period at another product level only: not a one-sided flow, a level mismatch
     level_l = _hs_level(hs_l) if len(hs_l) else np.zeros(1, dtype=np.int64)
     lm_x = np.zeros(len(ux), dtype=bool)
     lm_m = np.zeros(len(um), dtype=bool)
     if len(np.unique(level_l)) > 1:
-        xi, mi = rows[sd == 0], rows[sd == 1]
+        side = is_m[rows]
+        xi, mi = rows[~side], rows[side]
         level = level_l[hs_c]
         lvl_key = pair_key * 16 + level
 
@@ -378,16 +387,17 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
 
     decodable = bool((hs_c >= 0).all())  # every part of the key in range: it decodes to the codes
 
-    def codes_of(k: np.ndarray, rows_: np.ndarray, exporter: np.ndarray, importer: np.ndarray) -> dict:
+    def codes_of(k: np.ndarray, rows_: np.ndarray) -> dict:
         if not decodable:
-            return {"p": per_c[rows_], "e": exporter[rows_], "i": importer[rows_], "h": hs_c[rows_]}
+            exporter, importer = np.where(is_m, par, rep)[rows_], np.where(is_m, rep, par)[rows_]
+            return {"p": per_c[rows_], "e": exporter, "i": importer, "h": hs_c[rows_]}
         pk, h = np.divmod(k, nh)
         pk, i = np.divmod(pk, nc)
         p, e = np.divmod(pk, nc)
         return {"p": p, "e": e, "i": i, "h": h}
 
     pairs = pd.DataFrame({
-        **codes_of(key_px, px, rep, par),
+        **codes_of(key_px, px),
         "x_usd": value[px], "rx_usd": rx_usd, "m_usd": value[pm],
         "m_valued_fob": _equals(flows["valuation"], "FOB")[pm],
     }, copy=False)  # fresh arrays: no need to copy them into blocks
@@ -407,7 +417,7 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
 
     one = np.concatenate([lost, orphaned])
     one_sided = pd.DataFrame({
-        **codes_of(key_one, one, np.where(is_m, par, rep), np.where(is_m, rep, par)),
+        **codes_of(key_one, one),
         "side": pd.Categorical.from_codes(np.repeat(np.array([0, 1], dtype=np.int8), [len(lost), len(orphaned)]),
                                           categories=["lost", "orphaned"]),
         "value_usd": value[one],
@@ -418,16 +428,24 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
                    period_labels=per_l, estimated_share=estimated_share)
 
 
-def _sorted_keys(keys: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``keys`` sorted (ties by row) with their rows; one packed int64 sort when key and row fit in 63 bits."""
-    if len(keys) == 0:
-        return keys.astype(np.int64), rows
+def _sorted_keys(key: np.ndarray, second: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The side keys ``2 * key[rows] + second[rows]`` sorted (ties by row), with their rows; one packed int64 sort
+    when side key and row fit in 63 bits."""
+    side_key = key[rows]
+    side_key *= 2
+    side_key += second[rows]
+    if len(side_key) == 0:
+        return side_key, rows
     bits = max(int(n).bit_length(), 1)
-    if int(keys.max()) < (1 << (62 - bits)):
-        packed = np.sort((keys.astype(np.int64) << bits) | rows)
-        return packed >> bits, packed & ((1 << bits) - 1)
-    order = np.lexsort((rows, keys))
-    return keys[order], rows[order]
+    if int(side_key.max()) < (1 << (62 - bits)):
+        side_key <<= bits
+        side_key |= rows
+        side_key.sort()
+        rows = side_key & ((1 << bits) - 1)
+        side_key >>= bits
+        return side_key, rows
+    order = np.lexsort((rows, side_key))
+    return side_key[order], rows[order]
 
 
 def _contains(sorted_values: np.ndarray, q: np.ndarray) -> np.ndarray:
