@@ -55,6 +55,8 @@ class RunResult:
     previous_run: str | None = None
     manifest: dict = field(default_factory=dict)
     inputs: list[dict] = field(default_factory=list)
+    #: ``auto``, ``yes`` or ``no``: write flags.xlsx (see :func:`tradeanomaly.report.write_reports`)
+    excel: str = "auto"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -270,8 +272,23 @@ def _versions() -> dict:
 # the run
 # ---------------------------------------------------------------------------------------------------------------
 
-def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool = True) -> RunResult:
-    """Run the whole analysis described by ``config``; write ``<out>/<run id>/`` unless ``write`` is false."""
+def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool = True,
+        previous: str | Path | None = None, excel: str = "auto") -> RunResult:
+    """Run the whole analysis described by ``config``; write ``<out>/<run id>/`` unless ``write`` is false.
+
+    ``previous`` is the run folder to compare with (default: the last run in the same output folder);
+    ``excel`` says whether to write flags.xlsx (``auto``: when openpyxl is installed)."""
+    if previous is not None:
+        prev = Path(previous)
+        if not (prev / "flags.csv").is_file():
+            raise ConfigError(f"--previous {prev}: no flags.csv there; give the folder of an earlier run "
+                              f"(OUT/<run id>/)")
+    if excel not in ("auto", "yes", "no"):
+        raise ConfigError(f"excel: {excel!r} is not one of auto, yes, no")
+    if excel == "yes" and write:
+        from .errors import require
+
+        require("openpyxl", "excel", "Writing flags.xlsx")
     started = time.time()
     timings: dict[str, float] = {}
     if write:
@@ -303,7 +320,10 @@ def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool =
         ledgers.extend(r.ledgers)
 
     out_root = Path(config.out)
-    previous_dir = find_previous_run(out_root, run_id, periods[-1]) if write else None
+    if previous is not None:
+        previous_dir = Path(previous)
+    else:
+        previous_dir = find_previous_run(out_root, run_id, periods[-1]) if write else None
     previous = read_previous_flags(previous_dir)
 
     t0 = time.perf_counter()
@@ -315,7 +335,7 @@ def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool =
     result = RunResult(run_id=run_id, out_dir=(out_root / run_id) if write else None, config=config,
                        flows=flows, ledgers=ledgers, periods=periods, findings=findings, tables=tables,
                        flags=flags, members=members, previous_run=previous_dir.name if previous_dir else None,
-                       inputs=inputs)
+                       inputs=inputs, excel=excel)
     result.manifest = {
         "tool": "tradeanomaly",
         "version": __version__,
@@ -404,7 +424,7 @@ def write_outputs(result: RunResult, d: Path) -> None:
                                    encoding="utf-8")
     from .report import write_reports
 
-    write_reports(result, d)
+    write_reports(result, d, excel=result.excel)
     result.manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (d / "manifest.json").write_text(json.dumps(result.manifest, indent=2, ensure_ascii=False) + "\n",
                                      encoding="utf-8")

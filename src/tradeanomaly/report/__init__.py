@@ -274,7 +274,13 @@ def render_markdown(context: dict) -> str:
     return _env().get_template("report.md.j2").render(**context)
 
 
-def write_reports(result: "RunResult", out_dir: Path) -> None:
+def write_reports(result: "RunResult", out_dir: Path, excel: str = "auto") -> None:
+    """``report.html``, ``report.md`` and ``flags.xlsx``. ``excel``: ``auto`` writes the workbook when openpyxl is
+    installed, ``yes`` requires it (a clear error naming the extra when missing), ``no`` skips it."""
+    from .excel import excel_available, write_xlsx
+
+    if excel == "yes" or (excel == "auto" and excel_available()):
+        write_xlsx(result, out_dir / "flags.xlsx")
     ctx = build_context(result)
     (out_dir / "report.html").write_text(render_html(ctx), encoding="utf-8")
     (out_dir / "report.md").write_text(render_markdown(ctx), encoding="utf-8")
