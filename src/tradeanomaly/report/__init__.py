@@ -1,4 +1,5 @@
-"""Report writers: ``report.md`` and a self-contained ``report.html`` (inline CSS and SVG, no script, no network).
+"""Report writers: `report.md`, a self-contained `report.html` (inline CSS, SVG and a short sorting script; no
+network) and `flags.xlsx` (see :mod:`.excel`).
 
 Every string taken from the data goes through Jinja2's autoescaping (HTML) or :func:`md_cell` (Markdown), so a
 country or product name can never inject markup.
