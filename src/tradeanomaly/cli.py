@@ -141,10 +141,62 @@ def quiet_option(func):
 
 
 def progress(quiet: bool):
-    """A callback that prints progress to stderr unless ``quiet``."""
-    if quiet:
-        return lambda msg: None
-    return lambda msg: click.echo(msg, err=True)
+    """A callback that shows progress on stderr: nothing with ``quiet`` or when stderr is not a terminal (a log,
+    a pipe), so progress never lands in a file; a live line (rich) on a terminal.
+
+    Messages ending in `` ...`` start a step and are shown on the live line; the others are finished steps and
+    are printed above it."""
+    if quiet or not _stderr_is_tty():
+        return TerminalProgress(None)
+    try:
+        from rich.console import Console
+    except ImportError:  # rich is a dependency; a broken install still gets plain lines
+        return TerminalProgress(False)
+    return TerminalProgress(Console(stderr=True))
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class TerminalProgress:
+    """Callable progress sink; ``close()`` (or leaving a ``with`` block) removes the live line."""
+
+    def __init__(self, console):
+        self.console = console
+        self.status = None
+
+    def __call__(self, msg: str) -> None:
+        if self.console is None:
+            return
+        if self.console is False:
+            click.echo(msg, err=True)
+            return
+        if msg.endswith(" ..."):
+            if self.status is None:
+                import atexit
+
+                self.status = self.console.status(msg, spinner="dots")
+                self.status.start()
+                atexit.register(self.close)
+            else:
+                self.status.update(msg)
+        else:
+            self.console.print(msg, highlight=False, markup=False)
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

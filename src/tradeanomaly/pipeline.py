@@ -55,6 +55,8 @@ class RunResult:
     previous_run: str | None = None
     manifest: dict = field(default_factory=dict)
     inputs: list[dict] = field(default_factory=list)
+    #: ``auto``, ``yes`` or ``no``: write flags.xlsx (see :func:`tradeanomaly.report.write_reports`)
+    excel: str = "auto"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -310,14 +312,28 @@ def _versions() -> dict:
 # the run
 # ---------------------------------------------------------------------------------------------------------------
 
-def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool = True) -> RunResult:
+def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool = True,
+        previous: str | Path | None = None, excel: str = "auto") -> RunResult:
     """Run the whole analysis described by ``config``; write ``<out>/<run id>/`` unless ``write`` is false.
 
-    While it runs it holds the lock of ``<out>`` (:func:`~tradeanomaly.paths.out_lock`): a second run into the
-    same folder stops at once with a message instead of mixing its files with this one's."""
+    ``previous`` is the run folder to compare with (default: the last run in the same output folder);
+    ``excel`` says whether to write flags.xlsx (``auto``: when openpyxl is installed). While it runs it holds
+    the lock of ``<out>`` (:func:`~tradeanomaly.paths.out_lock`): a second run into the same folder stops at
+    once with a message instead of mixing its files with this one's."""
+    if previous is not None:
+        prev = Path(previous)
+        if not (prev / "flags.csv").is_file():
+            raise ConfigError(f"--previous {prev}: no flags.csv there; give the folder of an earlier run "
+                              f"(OUT/<run id>/)")
+    if excel not in ("auto", "yes", "no"):
+        raise ConfigError(f"excel: {excel!r} is not one of auto, yes, no")
+    if excel == "yes" and write:
+        from .errors import require
+
+        require("openpyxl", "excel", "Writing flags.xlsx")
     if not write:
         validate_parameters(config)
-        return _run(config, progress, write)
+        return _run(config, progress, write, previous, excel)
     from .paths import check_out_dir, out_lock
 
     check_out_dir(config.out, "out")
@@ -325,10 +341,11 @@ def run(config: RunConfig, *, progress: Progress = lambda m: None, write: bool =
     with out_lock(config.out, "out"):
         for line in recover_interrupted(Path(config.out)):
             progress(line)
-        return _run(config, progress, write)
+        return _run(config, progress, write, previous, excel)
 
 
-def _run(config: RunConfig, progress: Progress, write: bool) -> RunResult:
+def _run(config: RunConfig, progress: Progress, write: bool, previous: str | Path | None,
+         excel: str) -> RunResult:
     started = time.time()
     timings: dict[str, float] = {}
 
@@ -355,7 +372,10 @@ def _run(config: RunConfig, progress: Progress, write: bool) -> RunResult:
         ledgers.extend(r.ledgers)
 
     out_root = Path(config.out)
-    previous_dir = find_previous_run(out_root, run_id, periods[-1]) if write else None
+    if previous is not None:
+        previous_dir = Path(previous)
+    else:
+        previous_dir = find_previous_run(out_root, run_id, periods[-1]) if write else None
     previous = read_previous_flags(previous_dir)
 
     t0 = time.perf_counter()
@@ -367,7 +387,7 @@ def _run(config: RunConfig, progress: Progress, write: bool) -> RunResult:
     result = RunResult(run_id=run_id, out_dir=(out_root / run_id) if write else None, config=config,
                        flows=flows, ledgers=ledgers, periods=periods, findings=findings, tables=tables,
                        flags=flags, members=members, previous_run=previous_dir.name if previous_dir else None,
-                       inputs=inputs)
+                       inputs=inputs, excel=excel)
     from .report import reproduce_command
 
     result.manifest = {
@@ -458,7 +478,7 @@ def write_outputs(result: RunResult, d: Path) -> None:
                                    encoding="utf-8")
     from .report import write_reports
 
-    write_reports(result, d)
+    write_reports(result, d, excel=result.excel)
     result.manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (d / "manifest.json").write_text(json.dumps(result.manifest, indent=2, ensure_ascii=False) + "\n",
                                      encoding="utf-8")

@@ -25,10 +25,15 @@ from ..cli import check_out, config_option, handle_errors, parse_reader_options,
               help="pandas (default) or dask: read a partitioned folder (ingest --partitioned) on Dask workers.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Local Dask workers (--engine dask).")
 @click.option("--scheduler-address", default=None, help="Attach to this Dask scheduler instead of a local one.")
+@click.option("--previous", "previous", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Earlier run folder (OUT/<run id>/) to mark cases new, persisting or resolved against. "
+                   "Default: the last earlier run in OUT.")
+@click.option("--excel/--no-excel", "excel", default=None,
+              help="Write flags.xlsx (needs the `excel` extra). Default: when openpyxl is installed.")
 @quiet_option
 @handle_errors
 def run(config_path, source, column_map, files, reader_options, period, out, seed, engine, workers,
-        scheduler_address, quiet):
+        scheduler_address, previous, excel, quiet):
     """Read, check, score and rank; write flags, findings, report.md/html, ledger and manifest.
 
     With no arguments it runs on the embedded sample made by the generator. A folder written by
@@ -59,7 +64,9 @@ def run(config_path, source, column_map, files, reader_options, period, out, see
             inp["map"] = str(column_map)
         overrides["input"] = inp
     config = load_config(config_path, overrides=overrides)
-    result = run_pipeline(config, progress=progress(quiet))
+    with progress(quiet) as say:
+        result = run_pipeline(config, progress=say, previous=previous,
+                              excel="auto" if excel is None else ("yes" if excel else "no"))
     flags = result.flags
     n_ranked = int(flags["rank"].notna().sum()) if flags is not None and "rank" in flags else 0
     click.echo(f"run {result.run_id}: {len(result.flows):,} flows, {len(result.findings):,} findings, "

@@ -1,4 +1,5 @@
-"""Report writers: ``report.md`` and a self-contained ``report.html`` (inline CSS and SVG, no script, no network).
+"""Report writers: `report.md`, a self-contained `report.html` (inline CSS, SVG and a short sorting script; no
+network) and `flags.xlsx` (see :mod:`.excel`).
 
 Every string taken from the data goes through Jinja2's autoescaping (HTML) or :func:`md_cell` (Markdown), so a
 country or product name can never inject markup.
@@ -15,7 +16,10 @@ import pandas as pd
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import RunResult
 
-TOP_CARDS = 10
+#: ranked cases that get an evidence card with the chart of their series (all of them up to this many)
+TOP_CARDS = 50
+#: bars in the overview chart of the top cases by dollars
+TOP_BARS = 12
 TEMPLATES = Path(__file__).parent / "templates"
 
 METHODS = [
@@ -111,6 +115,67 @@ def _split_flags(flags: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
             "structural": flags[~label.isin(["fraud_signal", "chronic"]) & live], "resolved": flags[~live]}
 
 
+def kind_label(kind) -> str:
+    return str(kind or "other").replace("_", " ")
+
+
+def _count_phrase(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} {kind_label(k)}" for k, n in counts.items())
+
+
+def overview(groups: dict[str, pd.DataFrame], previous_run: str | None) -> dict:
+    """The run in three lines: cases by kind, dollars at stake by kind, and what changed since the previous run.
+
+    Kinds are listed largest first (ties by name), so the lines are the same for the same flags."""
+    ranked = groups["ranked"]
+    kinds = ranked["kind"].astype(str) if len(ranked) else pd.Series(dtype=str)
+    usd = pd.to_numeric(ranked["usd_at_stake"], errors="coerce").fillna(0.0) if len(ranked) else pd.Series(
+        dtype=float)
+    counts = kinds.value_counts()
+    counts = {k: int(counts[k]) for k in sorted(counts.index, key=lambda k: (-int(counts[k]), k))}
+    money = usd.groupby(kinds).sum() if len(ranked) else pd.Series(dtype=float)
+    money = {k: float(money[k]) for k in sorted(money.index, key=lambda k: (-float(money[k]), k))}
+    aside = [f"{len(groups[g]):,} {g}" for g in ("chronic", "structural") if len(groups[g])]
+    if len(ranked):
+        cases = f"{len(ranked):,} ranked case{'s' if len(ranked) != 1 else ''}: {_count_phrase(counts)}."
+    else:
+        cases = "No case crossed the flagging threshold."
+    if aside:
+        cases += f" Listed apart, not ranked: {' and '.join(aside)}."
+    total = float(usd.sum()) if len(ranked) else 0.0
+    dollars = (f"{fmt_usd(total)} USD at stake in the ranked cases: "
+               + ", ".join(f"{kind_label(k)} {fmt_usd(v)}" for k, v in money.items()) + ".") if len(ranked) \
+        else "No dollars at stake in ranked cases."
+    status = ranked["status"].astype(str) if len(ranked) else pd.Series(dtype=str)
+    n_new, n_persisting = int((status == "new").sum()), int((status == "persisting").sum())
+    n_resolved = len(groups["resolved"])
+    if previous_run:
+        change = (f"Since the previous run {previous_run}: {n_new:,} new, {n_persisting:,} persisting, "
+                  f"{n_resolved:,} resolved (flagged then, not now).")
+    else:
+        change = "No previous run to compare with: every case is new (give --previous FOLDER or run again into " \
+                 "the same reports folder)."
+    return {"cases": cases, "dollars": dollars, "change": change, "counts": counts, "money": money,
+            "total_usd": total, "new": n_new, "persisting": n_persisting, "resolved": n_resolved}
+
+
+def top_cases_chart(ranked: pd.DataFrame, n_cards: int, n: int = TOP_BARS) -> str:
+    """Inline SVG: the ranked cases with the most dollars at stake, each bar linked to its evidence card."""
+    from .charts import HBarChart, hbar_chart
+
+    if len(ranked) == 0:
+        return ""
+    d = ranked.reset_index(drop=True).copy()
+    d["_pos"] = range(1, len(d) + 1)
+    d["_usd"] = pd.to_numeric(d["usd_at_stake"], errors="coerce").fillna(0.0)
+    d = d.sort_values(["_usd", "_pos"], ascending=[False, True], kind="mergesort").head(n)
+    labels = [f"#{r} {s}" for r, s in zip(d["rank"], d["subject"])]
+    links = [f"#card-{p}" if p <= n_cards else "#flags" for p in d["_pos"]]
+    return hbar_chart(HBarChart(title=f"Top {len(d)} cases by dollars at stake", labels=labels,
+                                values=d["_usd"].tolist(), groups=[kind_label(k) for k in d["kind"]],
+                                links=links))
+
+
 def build_context(result: "RunResult", top: int = TOP_CARDS) -> dict:
     from .evidence import charts_for
 
@@ -146,6 +211,9 @@ def build_context(result: "RunResult", top: int = TOP_CARDS) -> dict:
         "n_flows": len(result.flows),
         "n_findings": len(findings),
         "ranked": _records(ranked),
+        "overview": overview(groups, result.previous_run),
+        "top_chart": top_cases_chart(ranked, min(top, len(ranked))),
+        "kinds": sorted({str(k) for k in ranked["kind"]}) if len(ranked) else [],
         "chronic": _records(chronic, 50),
         "structural": _records(structural, 50),
         "resolved": _records(resolved),
@@ -217,6 +285,8 @@ def render_html(context: dict) -> str:
     ctx = dict(context)
     # charts are SVG built by report.charts with every label escaped there
     ctx["cards"] = [dict(c, charts=[markupsafe.Markup(s) for s in c["charts"]]) for c in context["cards"]]
+    ctx["top_chart"] = markupsafe.Markup(context["top_chart"])
+    ctx["script"] = markupsafe.Markup((TEMPLATES / "table.js").read_text(encoding="utf-8"))
     return _env().get_template("report.html.j2").render(**ctx)
 
 
@@ -224,7 +294,13 @@ def render_markdown(context: dict) -> str:
     return _env().get_template("report.md.j2").render(**context)
 
 
-def write_reports(result: "RunResult", out_dir: Path) -> None:
+def write_reports(result: "RunResult", out_dir: Path, excel: str = "auto") -> None:
+    """``report.html``, ``report.md`` and ``flags.xlsx``. ``excel``: ``auto`` writes the workbook when openpyxl is
+    installed, ``yes`` requires it (a clear error naming the extra when missing), ``no`` skips it."""
+    from .excel import excel_available, write_xlsx
+
+    if excel == "yes" or (excel == "auto" and excel_available()):
+        write_xlsx(result, out_dir / "flags.xlsx")
     ctx = build_context(result)
     (out_dir / "report.html").write_text(render_html(ctx), encoding="utf-8")
     (out_dir / "report.md").write_text(render_markdown(ctx), encoding="utf-8")

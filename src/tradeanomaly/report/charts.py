@@ -43,6 +43,7 @@ class LineChart:
     markers: list[Marker] = field(default_factory=list)
     highlight: list[int] = field(default_factory=list)  # x indices of the flagged periods
     y_unit: str = "USD"
+    x_unit: str = "period"
 
 
 def _fmt_amount(v: float) -> str:
@@ -92,7 +93,9 @@ def line_chart(chart: LineChart, width: int = 640, height: int = 240) -> str:
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
            f'height="{height}" role="img" aria-label="{escape(chart.title)}" class="chart">',
-           f'<text x="{left}" y="16" class="chart-title">{escape(chart.title)}</text>']
+           f'<text x="{left}" y="16" class="chart-title">{escape(chart.title)}</text>',
+           f'<text x="{left - 4}" y="{top - 4}" text-anchor="end" class="tick">{escape(chart.y_unit)}</text>',
+           f'<text x="2" y="{top + ph + 16}" class="tick">{escape(chart.x_unit)}</text>']
     for i in chart.highlight:
         if 0 <= i < n:
             w = max(pw / max(n - 1, 1), 3)
@@ -141,6 +144,8 @@ def line_chart(chart: LineChart, width: int = 640, height: int = 240) -> str:
     # legend: one row per entry that would overflow the width; the chart grows to hold the rows
     entries = [(ln.label, ln.color or PALETTE[k % len(PALETTE)], "line") for k, ln in enumerate(chart.lines)]
     entries += [(b.label, b.color, "band") for b in chart.bands]
+    if any(0 <= i < n for i in chart.highlight):
+        entries.append(("flagged period" if len(chart.highlight) == 1 else "flagged periods", "#fde2e2", "shade"))
     rows: list[list[tuple[float, tuple]]] = [[]]
     lx = left
     for e in entries:
@@ -156,6 +161,8 @@ def line_chart(chart: LineChart, width: int = 640, height: int = 240) -> str:
         for x0, (label, color, kind) in row:
             if kind == "line":
                 out.append(f'<rect x="{x0:.0f}" y="{ly - 4}" width="10" height="3" fill="{color}"/>')
+            elif kind == "shade":
+                out.append(f'<rect x="{x0:.0f}" y="{ly - 8}" width="10" height="8" fill="{color}"/>')
             else:
                 out.append(f'<rect x="{x0:.0f}" y="{ly - 8}" width="10" height="8" fill="{color}" '
                            f'fill-opacity="0.4"/>')
@@ -220,6 +227,54 @@ def bar_chart(chart: BarChart, width: int = 640, height: int = 240) -> str:
         out.append(f'<rect x="{left + 290}" y="{height - 16}" width="10" height="8" fill="#f1c40f" '
                    f'fill-opacity="0.4"/><text x="{left + 304}" y="{height - 8}" class="legend">'
                    f'|Z| &lt; 1.96 band</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+@dataclass
+class HBarChart:
+    """Horizontal bars, one per item, largest first as given; ``groups`` colours the bars (one colour a kind)."""
+    title: str
+    labels: list[str]
+    values: list[float]
+    groups: list[str]
+    links: list[str] | None = None  # in-page anchors, one per bar
+    unit: str = "USD"
+
+
+def hbar_chart(chart: HBarChart, width: int = 900, bar: int = 18) -> str:
+    n = len(chart.labels)
+    vals = [v for v in chart.values if v is not None and math.isfinite(v)]
+    if n == 0 or not vals:
+        return _empty(chart.title, width, 90)
+    left, right, top = 210, 90, 28
+    kinds = sorted(set(chart.groups))
+    colour = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kinds)}
+    height = top + n * (bar + 6) + 34
+    pw = width - left - right
+    hi = max(vals) or 1.0
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="{escape(chart.title)}" class="chart overview-chart">',
+           f'<text x="0" y="16" class="chart-title">{escape(chart.title)}</text>']
+    for i, (label, v, g) in enumerate(zip(chart.labels, chart.values, chart.groups)):
+        y0 = top + i * (bar + 6)
+        v = v if v is not None and math.isfinite(v) else 0.0
+        w = max(pw * v / hi, 1.0)
+        text = label if len(label) <= 40 else label[:39] + "…"
+        item = (f'<text x="{left - 6}" y="{y0 + bar - 5}" text-anchor="end" class="legend">{escape(text)}</text>'
+                f'<rect x="{left}" y="{y0}" width="{w:.1f}" height="{bar}" fill="{colour[g]}">'
+                f'<title>{escape(label)} ({escape(g)}): {escape(_fmt_amount(v))} {escape(chart.unit)}</title></rect>'
+                f'<text x="{left + w + 4:.1f}" y="{y0 + bar - 5}" class="tick">{escape(_fmt_amount(v))}</text>')
+        if chart.links:
+            item = f'<a href="{escape(chart.links[i])}">{item}</a>'
+        out.append(item)
+    ly = height - 12
+    lx = float(left)
+    for k in kinds:
+        out.append(f'<rect x="{lx:.0f}" y="{ly - 9}" width="10" height="10" fill="{colour[k]}"/>'
+                   f'<text x="{lx + 14:.0f}" y="{ly}" class="legend">{escape(k.replace("_", " "))}</text>')
+        lx += 24 + 6.5 * len(k)
+    out.append(f'<text x="{width - 4}" y="{ly}" text-anchor="end" class="tick">{escape(chart.unit)} at stake</text>')
     out.append("</svg>")
     return "".join(out)
 

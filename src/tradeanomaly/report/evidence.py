@@ -59,6 +59,17 @@ def _series(flows: pd.DataFrame, axis: list[str], **keys) -> list[float]:
     return [float(s.get(p, np.nan)) for p in axis]
 
 
+def _sum_by_period(flows: pd.DataFrame, axis: list[str], mask: np.ndarray) -> list[float]:
+    s = flows.loc[mask & ~flows["estimated"].to_numpy()].groupby("period")["value_usd"].sum()
+    return [float(s.get(p, np.nan)) for p in axis]
+
+
+def _x_unit(axis: list[str]) -> str:
+    if not axis:
+        return "period"
+    return {"M": "month", "Q": "quarter", "A": "year"}.get(frequency(axis[-1]), "period")
+
+
 def flag_period_end(period: str) -> str:
     return period.split(":")[-1]
 
@@ -69,23 +80,56 @@ def _highlight(axis: list[str], period: str) -> list[int]:
     return [i for i, p in enumerate(axis) if a <= p <= b]
 
 
-def pair_chart(flows: pd.DataFrame, exporter: str, importer: str, hs: str, period: str, tau: float = 0.06) -> str:
+def pair_chart(flows: pd.DataFrame, exporter: str, importer: str, hs: str, period: str, tau: float = 0.06,
+               export_flow: str = "X") -> str:
+    """Both reports of one flow over time: the exporter's (FOB) and the importer's (CIF), with the band the
+    importer's figure should fall in if the only difference were freight and insurance (X to X·(1+τ))."""
     last = flag_period_end(period)
     n = 36 if frequency(last) == "M" else 20
     axis = _window(sorted(pd.unique(flows["period"])), last, n)
     hs = hs or "TOTAL"
-    x = _series(flows, axis, reporter=exporter, partner=importer, flow="X", hs=hs, region="")
+    x = _series(flows, axis, reporter=exporter, partner=importer, flow=export_flow, hs=hs, region="")
     m = _series(flows, axis, reporter=importer, partner=exporter, flow="M", hs=hs, region="")
     ex, im = _name(exporter), _name(importer)
     product = "" if hs == "TOTAL" else f", HS {hs}"
+    what = "re-exports" if export_flow == "RX" else "exports"
     chart = LineChart(
         title=f"Mirror: {ex} → {im}{product}",
         x_labels=axis,
-        lines=[Line(f"{ex}'s exports (FOB)", x), Line(f"{im}'s imports (CIF)", m)],
-        bands=[Band(f"exports + freight band (τ = {tau:.0%})", x, [v * (1 + tau) for v in x])],
-        highlight=_highlight(axis, period),
+        lines=[Line(f"{ex}'s {what} (FOB)", x), Line(f"{im}'s imports (CIF)", m)],
+        bands=[Band(f"{what} + freight band (τ = {tau:.0%})", x, [v * (1 + tau) for v in x])],
+        highlight=_highlight(axis, period), x_unit=_x_unit(axis),
     )
     return line_chart(chart)
+
+
+def reporter_chart(flows: pd.DataFrame, reporter: str, flow: str, period: str, tau: float = 0.06) -> str:
+    """A reporter's own figures for one direction, all partners together, against its partners' mirror reports
+    (the band is the freight allowance around the exporters' side)."""
+    last = flag_period_end(period)
+    n = 36 if frequency(last) == "M" else 20
+    axis = _window(sorted(pd.unique(flows["period"])), last, n)
+    base = ((flows["hs"] == "TOTAL") & (flows["region"] == "")).to_numpy()
+    partner_ok = ~flows["partner"].isin(["WLD", "NES"]).to_numpy()
+    other = (flows["reporter"] != reporter).to_numpy()
+    own_flow, mirror_flow = ("M", "X") if flow == "M" else ("X", "M")
+    own = _sum_by_period(flows, axis, base & partner_ok & (flows["reporter"] == reporter).to_numpy()
+                         & (flows["flow"] == own_flow).to_numpy())
+    mirror = _sum_by_period(flows, axis, base & other & (flows["partner"] == reporter).to_numpy()
+                            & (flows["flow"] == mirror_flow).to_numpy())
+    name = _name(reporter)
+    if own_flow == "M":
+        lines = [Line(f"{name}'s imports, all partners (CIF)", own), Line(f"partners' exports to {name} (FOB)",
+                                                                          mirror)]
+        band = Band(f"partners' exports + freight band (τ = {tau:.0%})", mirror, [v * (1 + tau) for v in mirror])
+    else:
+        lines = [Line(f"{name}'s exports, all partners (FOB)", own), Line(f"partners' imports from {name} (CIF)",
+                                                                          mirror)]
+        band = Band(f"{name}'s exports + freight band (τ = {tau:.0%})", own, [v * (1 + tau) for v in own])
+    what = "imports" if own_flow == "M" else "exports"
+    return line_chart(LineChart(title=f"{name}'s {what} against its partners' mirror reports", x_labels=axis,
+                                lines=lines, bands=[band], highlight=_highlight(axis, period),
+                                x_unit=_x_unit(axis)))
 
 
 def entrepot_chart(flows: pd.DataFrame, origin: str, hub: str, dest: str, hs: str, period: str) -> str:
@@ -109,7 +153,7 @@ def entrepot_chart(flows: pd.DataFrame, origin: str, hub: str, dest: str, hs: st
             markers.append(Marker(axis.index(key), f"tariff {ev}"))
     product = "" if hs == "TOTAL" else f", HS {hs}"
     return line_chart(LineChart(title=f"Rerouting: {o} → {h} → {d}{product}", x_labels=axis, lines=lines,
-                                markers=markers, highlight=_highlight(axis, period)))
+                                markers=markers, highlight=_highlight(axis, period), x_unit=_x_unit(axis)))
 
 
 def province_chart(flows: pd.DataFrame, region: str, period: str) -> str:
@@ -135,7 +179,7 @@ def province_chart(flows: pd.DataFrame, region: str, period: str) -> str:
     chart = LineChart(title=f"{name}: monthly exports against the other provinces (index, mean = 1)",
                       x_labels=axis, lines=[Line(name, own), Line("median of other provinces", med, dashed=True)],
                       bands=[Band("interquartile range of other provinces", q1, q3, color="#95a5a6")],
-                      highlight=_highlight(axis, period), y_unit="index")
+                      highlight=_highlight(axis, period), y_unit="index", x_unit=_x_unit(axis))
     return line_chart(chart)
 
 
@@ -160,10 +204,11 @@ def digit_chart(flows: pd.DataFrame, reporter: str, period: str) -> str:
 
 
 _CODE = r"([A-Z][A-Z0-9]{2,5})"
-_PAIR = re.compile(rf"^{_CODE}>{_CODE}(?::(\w+))?(?:\[(X|M)\])?$")
+_PAIR = re.compile(rf"^{_CODE}>{_CODE}(?::(\w+))?(?:\[(X|M|RX)\])?$")
 _TRIPLE = re.compile(rf"^{_CODE}>{_CODE}>{_CODE}(?::(\w+))?$")
 _REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _REPORTER = re.compile(r"^([A-Z]{3})(?::(\w+))?$")
+_REPORTER_FLOW = re.compile(r"^([A-Z]{3})\[(X|M)\]$")
 
 
 def subject_series(flows: pd.DataFrame, subject: str, period: str, n: int = 24) -> tuple[list[str], dict]:
@@ -210,7 +255,12 @@ def charts_for(flows: pd.DataFrame, flag: dict, tables: dict[str, pd.DataFrame] 
                 sel = gaps[(gaps["exporter"] == exporter) & (gaps["importer"] == importer)]
                 if len(sel):
                     tau = float(sel["tau"].median())
-            out.append(pair_chart(flows, exporter, importer, m.group(3) or "", period, tau))
+            out.append(pair_chart(flows, exporter, importer, m.group(3) or "", period, tau,
+                                  export_flow="RX" if m.group(4) == "RX" else "X"))
+            if "benford" in signals:
+                out.append(digit_chart(flows, m.group(1), period))
+        elif m := _REPORTER_FLOW.match(subject):
+            out.append(reporter_chart(flows, m.group(1), m.group(2), period))
             if "benford" in signals:
                 out.append(digit_chart(flows, m.group(1), period))
         elif _REGION.match(subject):
