@@ -54,7 +54,7 @@ def run(config_path, source, column_map, files, reader_options, period, out, see
     result = run_pipeline(config, progress=progress(quiet))
     flags = result.flags
     n_ranked = int(flags["rank"].notna().sum()) if flags is not None and "rank" in flags else 0
-    click.echo(f"run {result.run_id}: {len(result.flows):,} flows, {len(result.findings):,} findings, "
+    click.echo(f"run {result.run_id}: {result.n_flows:,} flows, {len(result.findings):,} findings, "
                f"{n_ranked} ranked cases for {', '.join(result.periods[:3])}"
                f"{' ...' if len(result.periods) > 3 else ''}")
     click.echo(f"report: {result.out_dir / 'report.html'}")
