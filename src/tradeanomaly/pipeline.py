@@ -67,6 +67,12 @@ def load_flows(config: RunConfig) -> tuple[pd.DataFrame, list[Ledger], list[dict
     from .sources import read_source
 
     source, files = _input_files(config)
+    if source == "canonical" and len(files) == 1 and files[0].is_dir():
+        from .engine import load_partitioned
+
+        # the ingest's ledger accounts for the rows of the original files (both engines report it)
+        flows, ledgers = load_partitioned(files[0])
+        return flows, ledgers, _inputs(config, files)
     result = read_source(source, files, column_map=config.input.map, **config.input.options)
     return result.flows, [result.ledger], _inputs(config, files)
 
