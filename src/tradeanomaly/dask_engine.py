@@ -28,11 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checks.base import Check, CheckContext, CheckResult, stable_hash
+from .checks.base import ROW, Check, CheckContext, CheckResult, stable_hash
 from .errors import ConfigError
 from .schema import Ledger
 
-ROW = "_row"
 PART = "_part"
 
 
@@ -79,10 +78,11 @@ def _join(df: pd.DataFrame, columns: list[str]) -> pd.Series:
     return out
 
 
-def _in_order(df: pd.DataFrame) -> pd.DataFrame:
-    """A partition's rows in input order, without the engine's columns."""
+def _in_order(df: pd.DataFrame, keep_row: bool = False) -> pd.DataFrame:
+    """A partition's rows in input order, without the engine's columns (but ``_row`` with ``keep_row``)."""
     df = df.sort_values(ROW, kind="mergesort")
-    return df.drop(columns=[c for c in (ROW, PART) if c in df.columns]).reset_index(drop=True)
+    drop = [c for c in (PART,) + (() if keep_row else (ROW,)) if c in df.columns]
+    return df.drop(columns=drop).reset_index(drop=True)
 
 
 def _drop_duplicates(df: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int]:
@@ -93,7 +93,7 @@ def _drop_duplicates(df: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, in
 
 
 def _run_part(df: pd.DataFrame, check: Check, context: CheckContext) -> CheckResult:
-    part = check.select(_in_order(df), context.periods)
+    part = check.select(_in_order(df, keep_row=check.partitioned), context.periods)
     return check.run(part.reset_index(drop=True), context)
 
 

@@ -29,6 +29,9 @@ import pandas as pd
 
 from ..schema import Ledger, make_findings
 
+#: the column the engines add to a partitioned check's rows: the row's position in the input
+ROW = "_row"
+
 #: the order findings of one check are put in, whichever engine ran the partitions
 FINDING_ORDER = ["check", "signal", "subject", "period", "score", "value", "expected"]
 
@@ -151,24 +154,33 @@ def sort_rows(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return df.iloc[idx].reset_index(drop=True)
 
 
-def merge_ledgers(ledgers: list[Ledger]) -> list[Ledger]:
-    """Ledgers of the same stage summed (rows in, each reason's count, the first examples of each reason), in
-    the order the stages first appear; one ledger per stage comes back unchanged."""
+def merge_ledgers(ledgers: list[Ledger], row_key: str = ROW) -> list[Ledger]:
+    """Ledgers of the same stage summed (rows in, each reason's count), in the order the stages first appear.
+
+    Examples: when they carry ``row_key`` (the row's position in the input, which the engines add for a
+    partitioned check), each reason keeps the examples of the first rows of the input, whichever partitions they
+    came from, and ``row_key`` is removed; otherwise the first examples in partition order."""
+    from ..schema import MAX_EXAMPLES
+
     by_stage: "OrderedDict[str, list[Ledger]]" = OrderedDict()
     for led in ledgers:
         by_stage.setdefault(led.stage, []).append(led)
     out = []
     for stage, group in by_stage.items():
-        if len(group) == 1:
-            out.append(group[0])
-            continue
         first = group[0]
         merged = Ledger(stage=stage, rows_in=sum(g.rows_in for g in group), unit=first.unit,
                         inputs=list(dict.fromkeys(i for g in group for i in g.inputs)),
                         notes=list(dict.fromkeys(n for g in group for n in g.notes)))
         for g in group:
             for reason, n in g.counts.items():
-                merged.add(reason, n, g.examples.get(reason))
+                merged.counts[reason] = merged.counts.get(reason, 0) + int(n)
+        for reason in merged.counts:
+            examples = [ex for g in group for ex in g.examples.get(reason, [])]
+            if any(row_key in ex for ex in examples):
+                examples = sorted(examples, key=lambda ex: ex.get(row_key, -1))
+                examples = [{k: v for k, v in ex.items() if k != row_key} for ex in examples]
+            if examples:
+                merged.examples[reason] = examples[:MAX_EXAMPLES]
         out.append(merged)
     return out
 

@@ -79,7 +79,8 @@ class BenfordCheck(_ModuleCheck):
 
 
 class SeriesCheck(_ModuleCheck):
-    """Breaks in each reporter's series (totals, partners, products, provinces)."""
+    """Breaks in each reporter's series (totals, partners, products, provinces). Not partitioned yet: run on
+    each reporter's rows apart, its findings differ from the whole table's (the body compares across series)."""
 
     name = "series"
     module = "tradeanomaly.checks.series"
@@ -92,12 +93,12 @@ class SeriesCheck(_ModuleCheck):
 
 
 class InvoiceExportCheck(_ModuleCheck):
-    """Exports invoiced to one partner and shipped to another, per unordered pair."""
+    """Exports invoiced to one partner and shipped to another, per unordered pair (each pair's own history)."""
 
     name = "invoice_export"
     module = "tradeanomaly.checks.invoice_export"
     key = ("pair",)
-    partitioned = False
+    partitioned = True
     partition_key = MirrorCheck.partition_key
 
     @property
@@ -106,7 +107,8 @@ class InvoiceExportCheck(_ModuleCheck):
 
 
 class EntrepotCheck(_ModuleCheck):
-    """Rerouting through a hub, per product (every leg O>H, H>D, O>D of one product is in the partition)."""
+    """Rerouting through a hub, per product (every leg O>H, H>D, O>D of one product is in the partition). Not
+    partitioned yet: run on each product's rows apart, it finds fewer triples than on the whole table."""
 
     name = "entrepot"
     module = "tradeanomaly.checks.entrepot"
@@ -119,12 +121,12 @@ class EntrepotCheck(_ModuleCheck):
 
 
 class RushCheck(_ModuleCheck):
-    """Surges before a tariff and drops after it, per product."""
+    """Surges before a tariff and drops after it, per product (each series against its own history)."""
 
     name = "rush"
     module = "tradeanomaly.checks.rush"
     key = ("hs",)
-    partitioned = False
+    partitioned = True
 
     @property
     def params_class(self):
