@@ -22,13 +22,18 @@ from ..cli import check_out, config_option, handle_errors, parse_reader_options,
               help="Output folder; each run writes OUT/<run id>/. Default: reports.")
 @click.option("--seed", type=int, default=None, help="Random seed of the detectors (default 0).")
 @click.option("--engine", type=click.Choice(["pandas", "dask"]), default=None,
-              help="pandas (default) or dask: read a partitioned folder (ingest --partitioned) on Dask workers.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local Dask workers (--engine dask).")
+              help="pandas (default) or dask: read any input and run the checks on Dask workers; the flows stay "
+                   "on the workers.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local Dask cluster (--engine dask).")
 @click.option("--scheduler-address", default=None, help="Attach to this Dask scheduler instead of a local one.")
+@click.option("--partitions", type=click.IntRange(min=1), default=None,
+              help="Partitions of the flows under --engine dask (default 8, one per million rows above that).")
+@click.option("--memory-limit", default=None, help="Memory limit of each local Dask worker, e.g. 3GB.")
 @quiet_option
 @handle_errors
 def run(config_path, source, column_map, files, reader_options, period, out, seed, engine, workers,
-        scheduler_address, quiet):
+        scheduler_address, partitions, memory_limit, quiet):
     """Read, check, score and rank; write flags, findings, report.md/html, ledger and manifest.
 
     With no arguments it runs on the embedded sample made by the generator. Outputs go to OUT/<run id>/,
@@ -38,9 +43,10 @@ def run(config_path, source, column_map, files, reader_options, period, out, see
     from ..pipeline import run as run_pipeline
 
     overrides = {"period": period, "out": out, "seed": seed}
-    if engine or workers or scheduler_address:
+    if engine or workers or scheduler_address or partitions or memory_limit:
         overrides["engine"] = {k: v for k, v in (("name", engine), ("workers", workers),
-                                                 ("scheduler_address", scheduler_address)) if v}
+                                                 ("scheduler_address", scheduler_address),
+                                                 ("partitions", partitions), ("memory_limit", memory_limit)) if v}
     if files or source or column_map or reader_options:
         inp = {"files": [str(f) for f in files]}
         if reader_options:
