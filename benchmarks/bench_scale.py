@@ -12,7 +12,8 @@ Inputs are generated once into ``benchmarks/_work/scale/`` (git-ignored) with nu
   of ``tradeanomaly ingest --partitioned``.
 
 Each measurement runs in a fresh child process (imports and the generator do not count) that reports its wall
-time and peak resident memory (``ru_maxrss``, which covers the Dask workers: they are threads of the child):
+time and peak resident memory (``ru_maxrss``; for a Dask run, that of the driver, which holds the local scheduler, and
+that of each worker process, asked from the workers after the run):
 
 * ``ingest``: :func:`tradeanomaly.ingest.ingest_partitioned` of the BACI file (chunks of 1 million rows) into a
   new folder: rows per second and peak memory (target below 3 GB). Then an ingest killed (SIGKILL) after half
@@ -49,7 +50,7 @@ WORK = HERE / "_work" / "scale"
 PART_ROWS = 1_000_000
 
 CHILD = r"""
-import hashlib, json, resource, shutil, sys, time
+import hashlib, json, os, resource, shutil, sys, time
 from pathlib import Path
 import pandas as pd
 task, arg, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -70,10 +71,21 @@ elif task.startswith("run_"):
     from tradeanomaly.pipeline import run
     eng = task.split("_")[1]
     out_dir = tempfile.mkdtemp(prefix="bench_run_")
+    engine_cfg = {"name": eng}
+    if eng == "dask":  # a cluster of our own, so the workers' peak memory can be asked afterwards
+        from distributed import Client, LocalCluster
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               memory_limit=os.environ.get("BENCH_WORKER_MEMORY") or "auto")
+        bench_client = Client(cluster)
+        engine_cfg["scheduler_address"] = cluster.scheduler_address
     cfg = load_config(overrides={"input": {"source": "canonical", "files": [arg]}, "out": out_dir,
-                                 "engine": {"name": eng, "workers": workers}})
+                                 "engine": engine_cfg})
     t0 = time.perf_counter()
     res = run(cfg)
+    if eng == "dask":
+        peaks = bench_client.run(lambda: __import__("resource").getrusage(
+            __import__("resource").RUSAGE_SELF).ru_maxrss)
+        out["worker_peak_rss_kb"] = sorted(peaks.values())
     planted = pd.read_csv(Path(arg) / "planted.csv")
     flags = res.flags
     ranks = []
@@ -82,7 +94,7 @@ elif task.startswith("run_"):
         # the pair's flag, or the exporter's flag that gathers its findings over partners
         hit = flags[(flags["reporter"] == e) & partner.isin([i, ""])]
         ranks.append(int(hit["rank"].min()) if len(hit) else None)
-    out.update(rows=len(res.flows), findings=len(res.findings), timings=res.manifest["timings_s"],
+    out.update(rows=res.n_flows, findings=len(res.findings), timings=res.manifest["timings_s"],
                planted_ranks=ranks, digest=hashlib.sha256((res.out_dir / "flags.csv").read_bytes()).hexdigest()[:16],
                files={p.name: p.stat().st_size for p in sorted(res.out_dir.iterdir())})
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -371,7 +383,13 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="Dask local cluster workers (default 2)")
     ap.add_argument("--only", nargs="*", choices=["ingest", "mirror", "digits", "run"], default=None,
                     help="run only these measurements")
+    ap.add_argument("--engines", nargs="*", choices=["pandas", "dask"], default=["pandas", "dask"],
+                    help="engines of the `run` measurement (default both)")
+    ap.add_argument("--worker-memory", default=None,
+                    help="memory limit of each Dask worker of the `run` measurement, e.g. 3GB")
     args = ap.parse_args(argv)
+    if args.worker_memory:
+        os.environ["BENCH_WORKER_MEMORY"] = args.worker_memory
     only = set(args.only or ["ingest", "mirror", "digits", "run"])
     info = machine()
     print(f"machine: {info.get('cpus')} CPUs ({info.get('cpu', '?')}), {info.get('memory_gb', '?')} GB, "
@@ -441,19 +459,22 @@ def main(argv=None) -> int:
         summary[what] = out
     if "run" in only:
         out = {"rows": int((run_panel / "ROWS").read_text())}
-        for eng in ("pandas", "dask"):
+        for eng in args.engines:
             runs = []
             for r in range(args.repeats):
                 res = child(f"run_{eng}", str(run_panel), args.workers)
                 runs.append(res)
-                print(f"run {eng} {r + 1}: {res['seconds']:.1f} s, peak {res['peak_rss_kb'] / 1e6:.2f} GB, "
-                      f"planted pairs at ranks {res['planted_ranks']}; {res['timings']}", flush=True)
+                workers_gb = [round(k / 1e6, 2) for k in res.get("worker_peak_rss_kb", [])]
+                print(f"run {eng} {r + 1}: {res['seconds']:.1f} s, peak {res['peak_rss_kb'] / 1e6:.2f} GB"
+                      f"{f', workers {workers_gb} GB' if workers_gb else ''}, planted pairs at ranks {res['planted_ranks']}; {res['timings']}", flush=True)
             med = statistics.median(x["seconds"] for x in runs)
             out[eng] = {"median_s": round(med, 2), "peak_rss_gb": round(max(x["peak_rss_kb"] for x in runs) / 1e6, 3),
+                        "worker_peak_rss_gb": [round(k / 1e6, 3) for k in runs[-1].get("worker_peak_rss_kb", [])],
                         "findings": runs[-1]["findings"], "planted_ranks": runs[-1]["planted_ranks"],
                         "timings_s": runs[-1]["timings"], "flags_digest": runs[-1]["digest"],
                         "files_bytes": runs[-1]["files"]}
-        out["identical_flags"] = out["pandas"]["flags_digest"] == out["dask"]["flags_digest"]
+        if "pandas" in out and "dask" in out:
+            out["identical_flags"] = out["pandas"]["flags_digest"] == out["dask"]["flags_digest"]
         summary["run"] = out
     print(json.dumps(summary, indent=2))
     WORK.mkdir(parents=True, exist_ok=True)

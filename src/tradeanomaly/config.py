@@ -41,8 +41,12 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Literal["pandas", "dask"] = "pandas"
-    workers: int | None = None
+    workers: int | None = Field(default=None, ge=1)
     scheduler_address: str | None = None
+    #: partitions each check's rows are shuffled into (default: 8, or one per million rows above that)
+    partitions: int | None = Field(default=None, ge=1)
+    #: memory limit of each local Dask worker, e.g. ``3GB`` (default: Dask's share of the machine)
+    memory_limit: str | None = None
 
 
 class OutputConfig(BaseModel):

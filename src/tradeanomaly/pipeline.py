@@ -6,9 +6,9 @@ in one rename, so an interrupted run never leaves a half-written report that loo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
-import inspect
 import json
 import os
 import platform
@@ -16,29 +16,18 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 
 from . import __version__
 from .checks.base import CheckResult
-from .config import CHECK_NAMES, RunConfig
+from .config import RunConfig
 from .errors import ConfigError
 from .schema import Ledger, ledgers_to_json, make_findings, validate_findings
 from .sources.base import file_sha256
 
 Progress = Callable[[str], None]
-
-#: check name -> (module, parameter class). ``unit_value`` findings come from the mirror module.
-CHECK_MODULES: dict[str, tuple[str, str]] = {
-    "mirror": ("tradeanomaly.checks.mirror", "MirrorParams"),
-    "benford": ("tradeanomaly.checks.benford", "BenfordParams"),
-    "series": ("tradeanomaly.checks.series", "SeriesParams"),
-    "invoice_export": ("tradeanomaly.checks.invoice_export", "InvoiceExportParams"),
-    "entrepot": ("tradeanomaly.checks.entrepot", "EntrepotParams"),
-    "rush": ("tradeanomaly.checks.rush", "RushParams"),
-}
-
 
 @dataclass
 class RunResult:
@@ -57,6 +46,9 @@ class RunResult:
     inputs: list[dict] = field(default_factory=list)
     #: ``auto``, ``yes`` or ``no``: write flags.xlsx (see :func:`tradeanomaly.report.write_reports`)
     excel: str = "auto"
+    #: rows of the flows table the checks read (``flows`` holds them all under the pandas engine; under Dask,
+    #: only the rows the report's charts need)
+    n_flows: int = 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -73,9 +65,21 @@ def _folder_digest(folder: Path) -> str:
 
 
 def load_flows(config: RunConfig) -> tuple[pd.DataFrame, list[Ledger], list[dict]]:
-    """Read the configured input, or the embedded sample when no file is given."""
+    """Read the configured input with the pandas engine, or the embedded sample when no file is given."""
     from .sources import read_source
 
+    source, files = _input_files(config)
+    if source == "canonical" and len(files) == 1 and files[0].is_dir():
+        from .engine import load_partitioned
+
+        # the ingest's ledger accounts for the rows of the original files (both engines report it)
+        flows, ledgers = load_partitioned(files[0])
+        return flows, ledgers, _inputs(config, files)
+    result = read_source(source, files, column_map=config.input.map, **config.input.options)
+    return result.flows, [result.ledger], _inputs(config, files)
+
+
+def _input_files(config: RunConfig) -> tuple[str, list[Path]]:
     files = [Path(f) for f in config.input.files]
     source = config.input.source
     if not files:
@@ -86,28 +90,54 @@ def load_flows(config: RunConfig) -> tuple[pd.DataFrame, list[Ledger], list[dict
     for f in files:
         if not f.exists():
             raise ConfigError(f"input file {f} not found: check `input.files` or the FILE arguments")
-    if config.engine.name == "dask":
-        if source != "canonical" or len(files) != 1 or not files[0].is_dir():
-            raise ConfigError("the Dask engine reads a folder written by `tradeanomaly ingest --partitioned`: "
-                              "ingest the files first, then run with --source canonical FOLDER --engine dask")
-        from .engine import load_partitioned
+    return source, files
 
-        flows, ledgers = load_partitioned(files[0], engine="dask", workers=config.engine.workers,
-                                          scheduler_address=config.engine.scheduler_address)
-        return flows, ledgers, [{"path": str(files[0]), "sha256": _folder_digest(files[0])}]
-    result = read_source(source, files, column_map=config.input.map, **config.input.options)
+
+def _inputs(config: RunConfig, files: list[Path]) -> list[dict]:
+    if len(files) == 1 and files[0].is_dir():
+        return [{"path": str(files[0]), "sha256": _folder_digest(files[0])}]
     inputs = [{"path": str(f), "sha256": file_sha256(f), "bytes": f.stat().st_size} for f in files if f.is_file()]
     if config.input.map:
         m = Path(config.input.map)
         inputs.append({"path": str(m), "sha256": file_sha256(m), "bytes": m.stat().st_size, "role": "map"})
-    return result.flows, [result.ledger], inputs
+    return inputs
 
 
-def resolve_periods(flows: pd.DataFrame, spec: str) -> list[str]:
-    """Periods under test: ``latest``, ``all``, one period or a range ``A:B`` (inclusive)."""
+@contextlib.contextmanager
+def open_input(config: RunConfig) -> Iterator[tuple[object, list[Ledger], list[dict]]]:
+    """``(executor, ledgers, inputs)``: the engine that runs the checks over the configured input.
+
+    pandas: the flows table in this process (:class:`tradeanomaly.engine.PandasExecutor`). Dask: the flows read
+    and kept on the workers of a local cluster (``engine.workers`` processes) or of the scheduler at
+    ``engine.scheduler_address`` (:mod:`tradeanomaly.dask_engine`); closed when the block ends."""
+    from .engine import PandasExecutor
+
+    if config.engine.name != "dask":
+        flows, ledgers, inputs = load_flows(config)
+        yield PandasExecutor(flows), ledgers, inputs
+        return
+    from .dask_engine import open_flows
+    from .engine import close_client, get_client
+
+    source, files = _input_files(config)
+    client = get_client(config.engine.workers, config.engine.scheduler_address,
+                        memory_limit=config.engine.memory_limit)
+    try:
+        executor, ledgers = open_flows(client, source, files, column_map=config.input.map,
+                                       options=config.input.options, partitions=config.engine.partitions)
+        yield executor, ledgers, _inputs(config, files)
+    finally:
+        close_client(client)
+
+
+def resolve_periods(flows, spec: str) -> list[str]:
+    """Periods under test: ``latest``, ``all``, one period or a range ``A:B`` (inclusive); ``flows`` is the flows
+    table or the list of its periods."""
     from .periods import normalise_period
 
-    available = sorted(pd.unique(flows["period"].astype(str)))
+    if isinstance(flows, pd.DataFrame):
+        flows = pd.unique(flows["period"].astype(str))
+    available = sorted(set(flows))
     if not available:
         raise ConfigError("the input has no rows left to analyse: see the ledger for what was set aside")
     spec = (spec or "latest").strip()
@@ -137,65 +167,46 @@ def resolve_periods(flows: pd.DataFrame, spec: str) -> list[str]:
 # checks
 # ---------------------------------------------------------------------------------------------------------------
 
-def _params(module, class_name: str, params: dict, check: str):
-    from .config import check_keywords, params_from
-
-    cls = getattr(module, class_name, None)
-    if cls is None:  # the check takes its knobs as keyword arguments
-        return check_keywords(module.run, params, f"checks.{check}.params")
-    try:
-        return params_from(cls, params, f"checks.{check}.params")
-    except Exception as exc:  # pydantic ValidationError and friends
-        if exc.__class__.__name__ == "ValidationError":
-            raise ConfigError(f"checks.{check}.params: {exc}") from None
-        raise
-
-
 def validate_parameters(config: RunConfig) -> None:
     """Every check's, the scoring's and the ranking's parameters, before any input is read: an unknown or
     ill-typed setting is an error naming its section, not a traceback after the reading."""
     from . import ranking, scoring
+    from .checks.registry import CHECKS
     from .config import params_from
 
-    for name in CHECK_NAMES:
-        if name in CHECK_MODULES and config.checks[name].enabled:
-            module_name, class_name = CHECK_MODULES[name]
-            _params(importlib.import_module(module_name), class_name, config.checks[name].params, name)
+    for check in CHECKS:
+        if config.checks[check.name].enabled:
+            check.params(config.checks[check.name].params)
     params_from(scoring.ScoringParams, config.scoring, "scoring")
     ranking.RankingParams.from_mapping(config.ranking)
 
 
-def run_checks(flows: pd.DataFrame, periods: list[str], config: RunConfig,
-               progress: Progress = lambda m: None) -> tuple[list[CheckResult], dict[str, float]]:
+def run_checks(flows, periods: list[str], config: RunConfig, progress: Progress = lambda m: None,
+               executor=None) -> tuple[list[CheckResult], dict[str, float]]:
+    """Each enabled check of the registry, run by ``executor`` (default: the pandas engine, the whole table as
+    one partition; :class:`tradeanomaly.engine.DaskExecutor` for a Dask run, where ``flows`` stay on the
+    workers)."""
+    from .checks.base import CheckContext
+    from .checks.registry import CHECKS
+    from .engine import PandasExecutor
+
+    executor = executor or PandasExecutor(flows)
     results: list[CheckResult] = []
     timings: dict[str, float] = {}
-    shared: dict[str, pd.DataFrame] = {}
-    for name in CHECK_NAMES:
-        if name not in CHECK_MODULES or not config.checks[name].enabled:
+    for check in CHECKS:
+        if not config.checks[check.name].enabled or getattr(check, "produced_by", None):
             continue
-        module_name, class_name = CHECK_MODULES[name]
-        module = importlib.import_module(module_name)
-        params = _params(module, class_name, config.checks[name].params, name)
-        sig = inspect.signature(module.run).parameters
-        kwargs = dict(params) if isinstance(params, dict) else {"params": params}
-        data = flows
-        if "periods" in sig:
-            kwargs["periods"] = periods
-        else:  # a check without history (digit tests) looks at the periods under test only
-            data = flows[flows["period"].isin(periods)]
-        if "mirror_gaps" in sig and "mirror_gaps" in shared:
-            kwargs["mirror_gaps"] = shared["mirror_gaps"]
-        if "random_state" in sig:
-            kwargs["random_state"] = config.seed
-        progress(f"check {name} ...")
+        context = CheckContext(periods=list(periods), params=check.params(config.checks[check.name].params),
+                               seed=config.seed)
+        progress(f"check {check.name} ...")
         t0 = time.perf_counter()
-        res = module.run(data, **kwargs)
-        timings[f"check.{name}"] = round(time.perf_counter() - t0, 3)
-        if name == "mirror" and not config.checks["unit_value"].enabled:
-            res.findings = res.findings[res.findings["check"] != "unit_value"]
-        shared.update(res.tables)
+        res = executor.run_check(check, context)
+        timings[f"check.{check.name}"] = round(time.perf_counter() - t0, 3)
+        for other in CHECKS:  # findings another check computes on this one's pass, unless switched off
+            if getattr(other, "produced_by", None) == check.name and not config.checks[other.name].enabled:
+                res.findings = res.findings[res.findings["check"] != other.name].reset_index(drop=True)
         results.append(res)
-        progress(f"check {name}: {len(res.findings):,} findings in {timings[f'check.{name}']:.1f} s")
+        progress(f"check {check.name}: {len(res.findings):,} findings in {timings[f'check.{check.name}']:.1f} s")
     return results, timings
 
 
@@ -351,43 +362,46 @@ def _run(config: RunConfig, progress: Progress, write: bool, previous: str | Pat
 
     t0 = time.perf_counter()
     progress("reading input ...")
-    flows, ledgers, inputs = load_flows(config)
-    timings["read"] = round(time.perf_counter() - t0, 3)
-    progress(f"read {len(flows):,} flows in {timings['read']:.1f} s")
+    with open_input(config) as (executor, ledgers, inputs):
+        n_flows = executor.n_rows
+        timings["read"] = round(time.perf_counter() - t0, 3)
+        progress(f"read {n_flows:,} flows in {timings['read']:.1f} s")
 
-    periods = resolve_periods(flows, config.period)
-    run_id = f"{period_label(periods)}-{config.digest()}"
+        periods = resolve_periods(executor.periods(), config.period)
+        run_id = f"{period_label(periods)}-{config.digest()}"
 
-    results, check_timings = run_checks(flows, periods, config, progress)
-    timings.update(check_timings)
-    findings = make_findings(pd.concat([r.findings for r in results], ignore_index=True)) if results \
-        else make_findings()
-    findings = validate_findings(findings)
-    findings = findings.sort_values(["score", "check", "signal", "subject", "period"],
-                                    ascending=[False, True, True, True, True], kind="mergesort")
-    findings = findings.reset_index(drop=True)
-    tables: dict[str, pd.DataFrame] = {}
-    for r in results:
-        tables.update(r.tables)
-        ledgers.extend(r.ledgers)
+        results, check_timings = run_checks(None, periods, config, progress, executor=executor)
+        timings.update(check_timings)
+        findings = make_findings(pd.concat([r.findings for r in results], ignore_index=True)) if results \
+            else make_findings()
+        findings = validate_findings(findings)
+        findings = findings.sort_values(["score", "check", "signal", "subject", "period"],
+                                        ascending=[False, True, True, True, True], kind="mergesort")
+        findings = findings.reset_index(drop=True)
+        tables: dict[str, pd.DataFrame] = {}
+        for r in results:
+            tables.update(r.tables)
+            ledgers.extend(r.ledgers)
 
-    out_root = Path(config.out)
-    if previous is not None:
-        previous_dir = Path(previous)
-    else:
-        previous_dir = find_previous_run(out_root, run_id, periods[-1]) if write else None
-    previous = read_previous_flags(previous_dir)
+        out_root = Path(config.out)
+        if previous is not None:
+            previous_dir = Path(previous)
+        else:
+            previous_dir = find_previous_run(out_root, run_id, periods[-1]) if write else None
+        previous = read_previous_flags(previous_dir)
 
-    t0 = time.perf_counter()
-    progress("scoring and ranking ...")
-    ranking_result = _score_and_rank(findings, config, previous)
-    flags, members = ranking_result.flags, ranking_result.members
-    timings["score_rank"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        progress("scoring and ranking ...")
+        ranking_result = _score_and_rank(findings, config, previous)
+        flags, members = ranking_result.flags, ranking_result.members
+        timings["score_rank"] = round(time.perf_counter() - t0, 3)
+        # the pandas engine: the whole table; Dask: the rows of the flagged subjects, for the charts
+        flows = executor.rows_for(flags)
 
     result = RunResult(run_id=run_id, out_dir=(out_root / run_id) if write else None, config=config,
                        flows=flows, ledgers=ledgers, periods=periods, findings=findings, tables=tables,
                        flags=flags, members=members, previous_run=previous_dir.name if previous_dir else None,
-                       inputs=inputs, excel=excel)
+                       inputs=inputs, excel=excel, n_flows=n_flows)
     from .report import reproduce_command
 
     result.manifest = {
@@ -399,7 +413,7 @@ def _run(config: RunConfig, progress: Progress, write: bool, previous: str | Pat
         "config_digest": config.digest(),
         "inputs": inputs,
         "seeds": {"seed": config.seed},
-        "rows": {"flows": int(len(flows)), "findings": int(len(findings)),
+        "rows": {"flows": int(n_flows), "findings": int(len(findings)),
                  "flags": int(len(flags)) if flags is not None else 0},
         "previous_run": result.previous_run,
         "versions": _versions(),

@@ -22,18 +22,23 @@ from ..cli import check_out, config_option, handle_errors, parse_reader_options,
               help="Output folder; each run writes OUT/<run id>/. Default: reports.")
 @click.option("--seed", type=int, default=None, help="Random seed of the detectors (default 0).")
 @click.option("--engine", type=click.Choice(["pandas", "dask"]), default=None,
-              help="pandas (default) or dask: read a partitioned folder (ingest --partitioned) on Dask workers.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local Dask workers (--engine dask).")
+              help="pandas (default) or dask: read any input and run the checks on Dask workers; the flows stay "
+                   "on the workers.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local Dask cluster (--engine dask).")
 @click.option("--scheduler-address", default=None, help="Attach to this Dask scheduler instead of a local one.")
 @click.option("--previous", "previous", type=click.Path(exists=True, file_okay=False), default=None,
               help="Earlier run folder (OUT/<run id>/) to mark cases new, persisting or resolved against. "
                    "Default: the last earlier run in OUT.")
 @click.option("--excel/--no-excel", "excel", default=None,
               help="Write flags.xlsx (needs the `excel` extra). Default: when openpyxl is installed.")
+@click.option("--partitions", type=click.IntRange(min=1), default=None,
+              help="Partitions of the flows under --engine dask (default 8, one per million rows above that).")
+@click.option("--memory-limit", default=None, help="Memory limit of each local Dask worker, e.g. 3GB.")
 @quiet_option
 @handle_errors
 def run(config_path, source, column_map, files, reader_options, period, out, seed, engine, workers,
-        scheduler_address, previous, excel, quiet):
+        scheduler_address, previous, excel, partitions, memory_limit, quiet):
     """Read, check, score and rank; write flags, findings, report.md/html, ledger and manifest.
 
     With no arguments it runs on the embedded sample made by the generator. A folder written by
@@ -44,9 +49,10 @@ def run(config_path, source, column_map, files, reader_options, period, out, see
     from ..pipeline import run as run_pipeline
 
     overrides = {"period": period, "out": out, "seed": seed}
-    if engine or workers or scheduler_address:
+    if engine or workers or scheduler_address or partitions or memory_limit:
         overrides["engine"] = {k: v for k, v in (("name", engine), ("workers", workers),
-                                                 ("scheduler_address", scheduler_address)) if v}
+                                                 ("scheduler_address", scheduler_address),
+                                                 ("partitions", partitions), ("memory_limit", memory_limit)) if v}
     if len(files) == 1 and source is None and column_map is None:
         from ..fetch.store import reader_input
 
@@ -69,7 +75,7 @@ def run(config_path, source, column_map, files, reader_options, period, out, see
                               excel="auto" if excel is None else ("yes" if excel else "no"))
     flags = result.flags
     n_ranked = int(flags["rank"].notna().sum()) if flags is not None and "rank" in flags else 0
-    click.echo(f"run {result.run_id}: {len(result.flows):,} flows, {len(result.findings):,} findings, "
+    click.echo(f"run {result.run_id}: {result.n_flows:,} flows, {len(result.findings):,} findings, "
                f"{n_ranked} ranked cases for {', '.join(result.periods[:3])}"
                f"{' ...' if len(result.periods) > 3 else ''}")
     click.echo(f"report: {result.out_dir / 'report.html'}")

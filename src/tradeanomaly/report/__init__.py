@@ -208,7 +208,7 @@ def build_context(result: "RunResult", top: int = TOP_CARDS) -> dict:
         "period_text": result.periods[0] if len(result.periods) == 1
         else f"{result.periods[0]} to {result.periods[-1]}",
         "manifest": result.manifest,
-        "n_flows": len(result.flows),
+        "n_flows": result.n_flows or len(result.flows),
         "n_findings": len(findings),
         "ranked": _records(ranked),
         "overview": overview(groups, result.previous_run),

@@ -1,0 +1,148 @@
+"""Every check the pipeline runs, in the order it runs them (see :mod:`.base` for the contract).
+
+Adding a check: write ``checks/mycheck.py`` with a :class:`~.base.Check` subclass, add it to :data:`CHECKS`
+below and its name to ``config.CHECK_NAMES`` (so ``checks.mycheck.enabled`` and ``.params`` are read). The
+classes here are thin: they call each module's ``run`` with the partition's rows and parameters.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pandas as pd
+
+from .base import Check, CheckContext, CheckResult
+
+
+class _ModuleCheck(Check):
+    """A check whose body is ``module.run(flows, params=..., periods=...)``."""
+
+    module: str = ""
+
+    def _module(self):
+        return importlib.import_module(self.module)
+
+    def run(self, partition: pd.DataFrame, context: CheckContext) -> CheckResult:
+        return self._module().run(partition, params=context.params, periods=context.periods)
+
+
+class MirrorCheck(_ModuleCheck):
+    """Mirror gaps and unit values of each unordered pair of countries (A's reports of B beside B's of A).
+
+    Not partitioned yet: each reporter's reliability is estimated from all of its pairs inside the body."""
+
+    name = "mirror"
+    module = "tradeanomaly.checks.mirror"
+    key = ("pair",)
+    partitioned = False
+    table_order = {"mirror_gaps": ("period", "exporter", "importer", "hs")}
+
+    @property
+    def params_class(self):
+        return self._module().MirrorParams
+
+    def partition_key(self, flows: pd.DataFrame) -> pd.Series:
+        import numpy as np
+
+        r = flows["reporter"].astype("str").fillna("").to_numpy()
+        p = flows["partner"].astype("str").fillna("").to_numpy()
+        lo, hi = np.where(r <= p, r, p), np.where(r <= p, p, r)
+        return pd.Series(lo, index=flows.index, dtype=object) + "|" + pd.Series(hi, index=flows.index, dtype=object)
+
+
+class UnitValueCheck(Check):
+    """Unit-value outliers. The mirror check computes them beside the gaps (they share its pairing); this entry
+    is the switch ``checks.unit_value.enabled``, applied to the mirror's findings by the pipeline."""
+
+    name = "unit_value"
+    produced_by = "mirror"
+
+    def params(self, mapping: dict, section: str | None = None):
+        from ..config import check_keywords
+
+        return check_keywords(lambda: None, mapping, section or f"checks.{self.name}.params")
+
+
+class BenfordCheck(_ModuleCheck):
+    """Digit tests of each reporter's amounts. Not partitioned yet: q-values are adjusted over all groups."""
+
+    name = "benford"
+    module = "tradeanomaly.checks.benford"
+    key = ("reporter",)
+    partitioned = False
+
+    def keywords_of(self):
+        return self._module().run
+
+    def run(self, partition: pd.DataFrame, context: CheckContext) -> CheckResult:
+        return self._module().run(partition, periods=context.periods, **dict(context.params or {}))
+
+
+class SeriesCheck(_ModuleCheck):
+    """Breaks in each reporter's series (totals, partners, products, provinces). Not partitioned yet: run on
+    each reporter's rows apart, its findings differ from the whole table's (the body compares across series)."""
+
+    name = "series"
+    module = "tradeanomaly.checks.series"
+    key = ("reporter",)
+    partitioned = False
+
+    @property
+    def params_class(self):
+        return self._module().SeriesParams
+
+
+class InvoiceExportCheck(_ModuleCheck):
+    """Exports invoiced to one partner and shipped to another, per unordered pair. Not partitioned yet: each
+    finding's ``n_tested`` counts the tests over all pairs, inside the body."""
+
+    name = "invoice_export"
+    module = "tradeanomaly.checks.invoice_export"
+    key = ("pair",)
+    partitioned = False
+    partition_key = MirrorCheck.partition_key
+
+    @property
+    def params_class(self):
+        return self._module().InvoiceExportParams
+
+
+class EntrepotCheck(_ModuleCheck):
+    """Rerouting through a hub, per product (every leg O>H, H>D, O>D of one product is in the partition). Not
+    partitioned yet: run on each product's rows apart, it finds fewer triples than on the whole table."""
+
+    name = "entrepot"
+    module = "tradeanomaly.checks.entrepot"
+    key = ("hs",)
+    partitioned = False
+
+    @property
+    def params_class(self):
+        return self._module().EntrepotParams
+
+
+class RushCheck(_ModuleCheck):
+    """Surges before a tariff and drops after it, per product (each series against its own history)."""
+
+    name = "rush"
+    module = "tradeanomaly.checks.rush"
+    key = ("hs",)
+    partitioned = True
+
+    @property
+    def params_class(self):
+        return self._module().RushParams
+
+
+#: the checks, in run order
+CHECKS: tuple[Check, ...] = (MirrorCheck(), UnitValueCheck(), BenfordCheck(), SeriesCheck(), InvoiceExportCheck(),
+                             EntrepotCheck(), RushCheck())
+
+
+def get_check(name: str) -> Check:
+    for c in CHECKS:
+        if c.name == name:
+            return c
+    from ..errors import ConfigError
+
+    raise ConfigError(f"unknown check {name!r}; known: {', '.join(c.name for c in CHECKS)}")

@@ -1,0 +1,88 @@
+"""The check contract: the registry, ledger merging, stable partition numbers, and the claim of each
+partitioned check that its rows can be judged key by key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tradeanomaly.checks.base import ROW, CheckContext, merge_ledgers, stable_hash
+from tradeanomaly.checks.registry import CHECKS, get_check
+from tradeanomaly.config import CHECK_NAMES, load_config
+from tradeanomaly.errors import ConfigError
+from tradeanomaly.schema import Ledger
+
+
+def test_registry_lists_every_configured_check_once_in_order():
+    assert tuple(c.name for c in CHECKS) == CHECK_NAMES
+    assert get_check("rush").key == ("hs",)
+    with pytest.raises(ConfigError, match="unknown check 'nope'"):
+        get_check("nope")
+
+
+def test_unknown_setting_names_its_section():
+    with pytest.raises(ConfigError, match=r"checks\.benford\.params: unknown setting\(s\) bogus"):
+        get_check("benford").params({"bogus": 1})
+    with pytest.raises(ConfigError, match=r"checks\.unit_value\.params"):
+        get_check("unit_value").params({"whisker": 2})
+
+
+def test_mirror_key_is_the_unordered_pair():
+    df = pd.DataFrame({"reporter": ["USA", "CHN", "USA"], "partner": ["CHN", "USA", "DEU"]})
+    assert get_check("mirror").partition_key(df).tolist() == ["CHN|USA", "CHN|USA", "DEU|USA"]
+
+
+def test_stable_hash_is_fixed_and_in_range():
+    keys = pd.Series([f"k{i}" for i in range(1000)])
+    a, b = stable_hash(keys, 8), stable_hash(keys.copy(), 8)
+    assert (a == b).all() and a.min() == 0 and a.max() == 7
+    assert np.bincount(a, minlength=8).min() > 80  # spread over all partitions
+    # the same numbers in any process: pinned values
+    assert stable_hash(pd.Series(["USA|CHN", "2710", "DEU|FRA", "x"]), 8).tolist() == [2, 3, 2, 4]
+
+
+def test_merge_ledgers_sums_counts_and_keeps_first_examples_of_the_input():
+    a = Ledger(stage="s", rows_in=10)
+    a.add("estimated", 3, [{"v": 5, ROW: 5}, {"v": 7, ROW: 7}, {"v": 9, ROW: 9}])
+    a.keep(7)
+    b = Ledger(stage="s", rows_in=6)
+    b.add("estimated", 2, [{"v": 1, ROW: 1}, {"v": 8, ROW: 8}])
+    b.keep(4)
+    other = Ledger(stage="t", rows_in=1)
+    other.keep(1)
+    merged = merge_ledgers([a, other, b])
+    assert [m.stage for m in merged] == ["s", "t"]
+    s = merged[0]
+    assert s.rows_in == 16 and dict(s.counts) == {"estimated": 5, "kept": 11}
+    assert s.examples["estimated"] == [{"v": 1}, {"v": 5}, {"v": 7}]
+    s.check()
+
+
+def _panel():
+    from tradeanomaly.synth import generate
+
+    return generate(seed=3, months=30).flows
+
+
+@pytest.mark.parametrize("name", [c.name for c in CHECKS if c.partitioned])
+def test_partitioned_check_gives_the_same_result_key_by_key(name):
+    """The premise of running a check per partition: the findings, tables and ledger counts of its rows split by
+    its key into 8 parts equal those of the whole table."""
+    check = get_check(name)
+    flows = _panel()
+    flows = flows.assign(**{ROW: np.arange(len(flows), dtype=np.int64)})
+    periods = sorted(pd.unique(flows["period"].astype(str)))[-6:]
+    cfg = load_config(environ={})
+    ctx = CheckContext(periods=periods, params=check.params(cfg.checks[name].params))
+    whole = check.combine([check.run(flows, ctx)], ctx)
+    part = stable_hash(check.partition_key(flows), 8)
+    assert len(np.unique(part)) == 8
+    split = check.combine([check.run(flows[part == i].reset_index(drop=True), ctx) for i in range(8)], ctx)
+    assert whole.findings.to_csv(index=False) == split.findings.to_csv(index=False)
+    assert sorted(whole.tables) == sorted(split.tables)
+    for t in whole.tables:
+        assert whole.tables[t].to_csv(index=False) == split.tables[t].to_csv(index=False)
+    lw = [(x.stage, x.rows_in, dict(x.counts), x.examples) for x in whole.ledgers]
+    ls = [(x.stage, x.rows_in, dict(x.counts), x.examples) for x in split.ledgers]
+    assert lw == ls
