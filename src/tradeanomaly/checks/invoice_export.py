@@ -12,7 +12,8 @@ Signals (scores on the robust-z scale of :mod:`.series`, or -log10 of a tail pro
   pair's detail says which products hold the excess.
 - ``invoice_export.quarter_opening``: the share of a quarter's exports booked in its first month (January,
   April, July, October) above the other provinces' share in the same quarter, by more than the province's usual
-  difference (robust z).
+  difference in the same quarter of its other years (the seasonal position within the quarter; robust z against
+  the spread of the province's residuals over all its quarters).
 - ``invoice_export.decoupling``: a province's export growth (3-month sums, year on year) against the median of
   the coastal provinces' growth, judged against the province's own history of that difference.
 - ``invoice_export.round_numbers``: how many of a province's last 12 monthly figures have at most
@@ -61,6 +62,7 @@ from .series import (
 )
 
 CHECK = "invoice_export"
+MAD_TO_SD = 1.4826
 SMOOTH = {"M": 3, "Q": 1, "A": 1}
 SEASON = {"M": 12, "Q": 4, "A": 1}
 
@@ -469,6 +471,29 @@ def _peer_median(mat: np.ndarray, peers: np.ndarray) -> np.ndarray:
     return out
 
 
+def _seasonal_norm(e: np.ndarray, quarter: np.ndarray, min_same: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(norm, spread) of each province-quarter's difference ``e`` from its peers' opening-month share: the norm is
+    the median of the province's same quarter of the year in the other years (a province whose January always
+    carries more of the first quarter, or whose Lunar New Year falls differently, is its own norm), or of all its
+    other quarters where fewer than ``min_same`` same quarters exist; the spread is the robust SD (1.4826 * MAD)
+    of the province's residuals from those norms over all its quarters. The quarter under test is left out of its
+    own norm, so the first quarters of a panel are judged too, against the years that follow."""
+    n, nq = e.shape
+    norm = np.full(e.shape, np.nan)
+    cols = np.arange(nq)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for j in range(nq):  # a few dozen quarters, each step vectorised over provinces
+            same = (quarter == quarter[j]) & (cols != j)
+            other = same if same.sum() >= min_same else (cols != j)
+            if other.any():
+                norm[:, j] = np.nanmedian(e[:, other], axis=1)
+        res = e - norm
+        centre = np.nanmedian(res, axis=1, keepdims=True)
+        spread = MAD_TO_SD * np.nanmedian(np.abs(res - centre), axis=1, keepdims=True)
+    return norm, np.broadcast_to(spread, e.shape)
+
+
 def _quarter_opening(pn, params, test) -> pd.DataFrame | None:
     months = np.array([int(lb[5:7]) for lb in pn.labels])
     opening = np.flatnonzero(np.isin(months, (1, 4, 7, 10)))
@@ -481,7 +506,7 @@ def _quarter_opening(pn, params, test) -> pd.DataFrame | None:
         share = v[:, opening] / q
     peers = _peer_median(share, np.ones(share.shape[0], dtype=bool))
     e = share - peers
-    med, spread, _ = trailing_stats(e, 8, 4)
+    med, spread = _seasonal_norm(e, (months[opening] - 1) // 3)
     scale = np.maximum(np.nan_to_num(spread, nan=np.inf), params.share_scale)
     with np.errstate(invalid="ignore"):
         z = (e - med) / scale
@@ -497,7 +522,7 @@ def _quarter_opening(pn, params, test) -> pd.DataFrame | None:
         f"{province(pn.keys.at[r, 'region'])} booked {100 * share[r, j]:.0f}% of its "
         f"{pn.labels[c][:4]} Q{(int(pn.labels[c][5:7]) + 2) // 3} exports ({amount(q[r, j])} USD) in "
         f"{pn.labels[c]}, the quarter's first month, against {100 * peers[r, j]:.0f}% for the other provinces "
-        f"and a usual difference of {100 * med[r, j]:+.0f} points (robust z {z[r, j]:+.1f}); "
+        f"and a usual difference in that quarter of its other years of {100 * med[r, j]:+.0f} points (robust z {z[r, j]:+.1f}); "
         f"{amount(usd[i])} more than expected in the opening month"
         for i, (r, j, c) in enumerate(zip(rows, qc, cols))
     ]
