@@ -64,3 +64,68 @@ def test_dots_china_hong_kong_2013(shared_data):
     assert row["value"] == pytest.approx(384.877 / (250.625 / 1.06), rel=0.002)
     assert row["score"] > 3.5
     assert "384.9 bn" in row["detail"] and "250.6 bn" in row["detail"]
+
+
+def _province_frame(seed=3, years=5, pad=None, factor=1.6):
+    """12 provinces' monthly exports to the world: each with its own position of a quarter's exports within the
+    quarter (some always ship more in the opening month), a common season and noise; ``pad`` = (province,
+    months) multiplies those months' figures by ``factor``. The national row is the sum of the true figures."""
+    rng = np.random.default_rng(seed)
+    periods = [f"{2016 + t // 12}-{t % 12 + 1:02d}" for t in range(12 * years)]
+    common = rng.uniform(0.85, 1.15, 12)
+    rows = []
+    for p in range(12):
+        region = f"CN-P{p:02d}"
+        level = 1e9 * rng.uniform(0.5, 5)
+        own = rng.uniform(0.8, 1.3, 12)  # this province's own month pattern, the same every year
+        for t, per in enumerate(periods):
+            v = level * common[t % 12] * own[t % 12] * 1.004 ** t * np.exp(rng.normal(0, 0.03))
+            true = v
+            if pad and region == pad[0] and per in pad[1]:
+                v *= factor
+            rows.append(dict(period=per, reporter="CHN", region=region, partner="WLD", flow="X", hs="TOTAL",
+                             value_usd=v, true=true))
+    df = pd.DataFrame(rows)
+    # the national row holds the true figures: the padding is booked in the province only
+    nat = df.groupby("period", as_index=False)["true"].sum().rename(columns={"true": "value_usd"}).assign(
+        reporter="CHN", region="", partner="WLD", flow="X", hs="TOTAL")
+    df = df.drop(columns="true")
+    return pd.concat([df, nat], ignore_index=True).assign(
+        valuation="FOB", estimated=False, source="test", quantity=np.nan, quantity_unit="")
+
+
+def _quarter_opening(flows):
+    params = invoice_export.InvoiceExportParams(signals=("quarter_opening",))
+    f = invoice_export.run(flows, params=params).findings
+    return f.loc[f["signal"] == "invoice_export.quarter_opening"]
+
+
+def test_quarter_opening_is_judged_against_the_provinces_own_seasons():
+    # a province that always books much of each quarter in its opening month is its own norm: nothing flagged
+    assert _quarter_opening(_province_frame()).empty
+    # a province padding the opening months of two quarters in the FIRST year of the panel (no history before
+    # them) is found there and nowhere else, the padded province first
+    pad = ("CN-P04", ["2016-04", "2016-07"])
+    f = _quarter_opening(_province_frame(pad=pad))
+    assert set(f["subject"]) == {"CN-P04"}
+    assert sorted(f["period"]) == ["2016-04", "2016-07"]
+    assert (f["score"] > 4.5).all()
+    # the same padding later in the panel, against the years before and after it
+    pad = ("CN-P09", ["2019-01", "2019-10"])
+    f = _quarter_opening(_province_frame(pad=pad))
+    assert set(f["subject"]) == {"CN-P09"} and sorted(f["period"]) == ["2019-01", "2019-10"]
+
+
+def test_provinces_summing_above_the_national_total_name_the_padded_province():
+    params = invoice_export.InvoiceExportParams(signals=("province_excess",))
+    assert invoice_export.run(_province_frame(), params=params).findings.empty
+    # a small province padded by 30% for three months (well inside its peers' noise in dollars)
+    months = ["2018-05", "2018-06", "2018-07"]
+    flows = _province_frame(pad=("CN-P07", months), factor=1.3)
+    f = invoice_export.run(flows, params=params).findings
+    assert set(f["subject"]) == {"CN-P07"} and sorted(f["period"]) == months
+    pv = flows.loc[(flows["region"] == "CN-P07") & flows["period"].isin(months)].sort_values("period")
+    # the amount at stake is the padding: 0.3 / 1.3 of the reported figure, within the noise of the norm
+    assert np.allclose(f.sort_values("period")["usd_at_stake"].to_numpy(),
+                       pv["value_usd"].to_numpy() * 0.3 / 1.3, rtol=0.15)
+    assert "more than the national total" in f["detail"].iloc[0]

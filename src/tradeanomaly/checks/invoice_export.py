@@ -12,11 +12,20 @@ Signals (scores on the robust-z scale of :mod:`.series`, or -log10 of a tail pro
   pair's detail says which products hold the excess.
 - ``invoice_export.quarter_opening``: the share of a quarter's exports booked in its first month (January,
   April, July, October) above the other provinces' share in the same quarter, by more than the province's usual
-  difference (robust z).
+  difference in the same quarter of its other years (the seasonal position within the quarter; robust z against
+  the spread of the province's residuals over all its quarters).
 - ``invoice_export.decoupling``: a province's export growth (3-month sums, year on year) against the median of
   the coastal provinces' growth, judged against the province's own history of that difference.
 - ``invoice_export.round_numbers``: how many of a province's last 12 monthly figures have at most
   ``round_digits`` significant digits, against the rate among all provinces (-log10 binomial tail probability).
+- ``invoice_export.province_excess``: where the national row is published beside the provinces, a month in which
+  the provinces sum to more than the national total by more than their usual difference (robust z of the excess
+  as a share of the national total, the spread floored at ``excess_floor``): exports a province books that the
+  national figures do not contain. The excess is laid on the province whose share of the national total stands
+  furthest above its usual share (the same month of its other years, else the months 7 to 24 away, so a
+  padding of a few months is not its own norm; robust z against the spread of its residuals), among the provinces whose excess over that usual share holds at
+  least half of the gap; ``usd_at_stake`` is the gap (measured, where the province's excess is estimated), at
+  most the province's figure.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ from .series import (
 )
 
 CHECK = "invoice_export"
+MAD_TO_SD = 1.4826
 SMOOTH = {"M": 3, "Q": 1, "A": 1}
 SEASON = {"M": 12, "Q": 4, "A": 1}
 
@@ -83,6 +93,8 @@ class InvoiceExportParams:
       most ``round_digits`` significant digits; the expected rate is the provinces' pooled rate, at least the base.
     - ``fx_spread`` [None]: optional ((period, spread), ...) series, e.g. the onshore-offshore CNY spread; when
       given, each mirror finding reports the correlation of the pair's log ratio with it over the history window.
+    - ``excess_floor`` [0.001], ``excess_score_cap`` [30]: floor of the spread of the provinces' sum minus the
+      national total (a share of the national total), and the cap of the province-excess score.
     - ``include_estimated`` [False].
     """
 
@@ -100,14 +112,17 @@ class InvoiceExportParams:
     round_base_rate: float = 0.01
     fx_spread: tuple | None = None
     include_estimated: bool = False
-    signals: tuple = ("mirror_band", "quarter_opening", "decoupling", "round_numbers")
+    excess_floor: float = 0.001
+    excess_score_cap: float = 30.0
+    signals: tuple = ("mirror_band", "quarter_opening", "decoupling", "round_numbers", "province_excess")
 
     def __post_init__(self):
         if not self.bands or any(b <= 1 for b in self.bands) or list(self.bands) != sorted(self.bands):
             raise ConfigError("invoice_export: bands must be increasing ratios above 1, e.g. [1.4, 2.0]")
         if self.cif_margin < 0 or self.min_scale <= 0 or self.share_scale <= 0:
             raise ConfigError("invoice_export: cif_margin >= 0, min_scale > 0 and share_scale > 0 are required")
-        bad = set(self.signals) - {"mirror_band", "quarter_opening", "decoupling", "round_numbers"}
+        bad = set(self.signals) - {"mirror_band", "quarter_opening", "decoupling", "round_numbers",
+                                   "province_excess"}
         if bad:
             raise ConfigError(f"invoice_export: unknown signal(s) {sorted(bad)}")
 
@@ -469,6 +484,29 @@ def _peer_median(mat: np.ndarray, peers: np.ndarray) -> np.ndarray:
     return out
 
 
+def _seasonal_norm(e: np.ndarray, quarter: np.ndarray, min_same: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(norm, spread) of each province-quarter's difference ``e`` from its peers' opening-month share: the norm is
+    the median of the province's same quarter of the year in the other years (a province whose January always
+    carries more of the first quarter, or whose Lunar New Year falls differently, is its own norm), or of all its
+    other quarters where fewer than ``min_same`` same quarters exist; the spread is the robust SD (1.4826 * MAD)
+    of the province's residuals from those norms over all its quarters. The quarter under test is left out of its
+    own norm, so the first quarters of a panel are judged too, against the years that follow."""
+    n, nq = e.shape
+    norm = np.full(e.shape, np.nan)
+    cols = np.arange(nq)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for j in range(nq):  # a few dozen quarters, each step vectorised over provinces
+            same = (quarter == quarter[j]) & (cols != j)
+            other = same if same.sum() >= min_same else (cols != j)
+            if other.any():
+                norm[:, j] = np.nanmedian(e[:, other], axis=1)
+        res = e - norm
+        centre = np.nanmedian(res, axis=1, keepdims=True)
+        spread = MAD_TO_SD * np.nanmedian(np.abs(res - centre), axis=1, keepdims=True)
+    return norm, np.broadcast_to(spread, e.shape)
+
+
 def _quarter_opening(pn, params, test) -> pd.DataFrame | None:
     months = np.array([int(lb[5:7]) for lb in pn.labels])
     opening = np.flatnonzero(np.isin(months, (1, 4, 7, 10)))
@@ -481,7 +519,7 @@ def _quarter_opening(pn, params, test) -> pd.DataFrame | None:
         share = v[:, opening] / q
     peers = _peer_median(share, np.ones(share.shape[0], dtype=bool))
     e = share - peers
-    med, spread, _ = trailing_stats(e, 8, 4)
+    med, spread = _seasonal_norm(e, (months[opening] - 1) // 3)
     scale = np.maximum(np.nan_to_num(spread, nan=np.inf), params.share_scale)
     with np.errstate(invalid="ignore"):
         z = (e - med) / scale
@@ -497,7 +535,7 @@ def _quarter_opening(pn, params, test) -> pd.DataFrame | None:
         f"{province(pn.keys.at[r, 'region'])} booked {100 * share[r, j]:.0f}% of its "
         f"{pn.labels[c][:4]} Q{(int(pn.labels[c][5:7]) + 2) // 3} exports ({amount(q[r, j])} USD) in "
         f"{pn.labels[c]}, the quarter's first month, against {100 * peers[r, j]:.0f}% for the other provinces "
-        f"and a usual difference of {100 * med[r, j]:+.0f} points (robust z {z[r, j]:+.1f}); "
+        f"and a usual difference in that quarter of its other years of {100 * med[r, j]:+.0f} points (robust z {z[r, j]:+.1f}); "
         f"{amount(usd[i])} more than expected in the opening month"
         for i, (r, j, c) in enumerate(zip(rows, qc, cols))
     ]
@@ -543,6 +581,71 @@ def _decoupling(pn, nat, params, test) -> pd.DataFrame | None:
         )
     return _rows_frame(pn, rows, cols, "invoice_export.decoupling", score[rows, cols], v3[rows, cols], expected,
                        np.abs(v3[rows, cols] - expected), details)
+
+
+def _province_excess(pn, nat, params, test) -> pd.DataFrame | None:
+    """Months in which a reporter's provinces sum to more than its national row by more than their usual
+    difference, with the excess laid on the province whose figure stands furthest above its usual share of the
+    national total (see the module docstring)."""
+    if not nat:
+        return None
+    v = pn.values
+    reps = pn.keys["reporter"].to_numpy()
+    labels = pn.labels
+    t_idx = np.arange(v.shape[1])
+    frames = []
+    for rep, ns in sorted(nat.items()):
+        rows_r = np.flatnonzero(reps == rep)
+        if len(rows_r) < 3:
+            continue
+        vr = v[rows_r]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ok = np.isfinite(ns) & (ns > 0) & np.isfinite(vr).all(axis=0)
+            g = np.where(ok, (np.nansum(vr, axis=0) - ns) / ns, np.nan)
+            centre = np.nanmedian(g)
+            sd = max(MAD_TO_SD * float(np.nanmedian(np.abs(g - centre))), params.excess_floor)
+            z = (g - centre) / sd
+            logshare = np.log(np.where(vr > 0, vr, np.nan) / ns[None, :])
+        hit = np.flatnonzero(np.isfinite(z) & (z >= params.min_score) & test)
+        if not len(hit):
+            continue
+        # each province's usual share of the national total in a month: the same month of its other years (its
+        # seasonal position; a padding of a few months is not its own norm), else the months 7 to 24 away
+        norms = np.full(logshare.shape, np.nan)
+        for c in t_idx:
+            lag = np.abs(t_idx - c)
+            same = (lag > 0) & (lag % 12 == 0)
+            near = same if same.sum() >= 2 else (lag >= 7) & (lag <= 24)
+            if near.any():
+                norms[:, c] = np.nanmedian(logshare[:, near], axis=1)
+        res = logshare - norms
+        spread = MAD_TO_SD * np.nanmedian(np.abs(res - np.nanmedian(res, axis=1, keepdims=True)), axis=1)
+        for c in hit:
+            norm = norms[:, c]
+            excess_usd = (g[c] - centre) * ns[c]
+            prov = vr[:, c] - ns[c] * np.exp(norm)
+            # the province whose share jumped furthest against its own spread, among those that can hold at
+            # least half of the excess (a large province's ordinary noise is not a small one's padding)
+            zs = (logshare[:, c] - norm) / np.maximum(spread, params.min_scale / 5)
+            zs = np.where(prov >= 0.5 * excess_usd, zs, np.nan)
+            if not np.isfinite(zs).any():
+                continue
+            k = int(np.nanargmax(zs))
+            r = rows_r[k]
+            usd = float(min(excess_usd, vr[k, c]))  # the gap is measured; the province's own excess is estimated
+            detail = (f"China's provinces sum to {amount(ns[c] * (1 + g[c]))} USD of exports in {labels[c]}, "
+                      f"{100 * (g[c] - centre):.1f}% more than the national total {amount(ns[c])} USD (usually "
+                      f"{100 * centre:+.1f}%, robust z {z[c]:.1f}); {province(pn.keys.at[r, 'region'])} reports "
+                      f"{amount(vr[k, c])} USD against {amount(ns[c] * np.exp(norm[k]))} at its usual share of the "
+                      f"national total, {amount(prov[k])} more: exports booked in the province that the national "
+                      f"figures do not contain" if rep == "CHN" else
+                      f"The regions of {country(rep)} sum to {100 * (g[c] - centre):.1f}% more than its national "
+                      f"exports in {labels[c]} (robust z {z[c]:.1f}); {pn.keys.at[r, 'region']} reports "
+                      f"{amount(prov[k])} USD above its usual share")
+            frames.append(_rows_frame(pn, np.array([r]), np.array([c]), "invoice_export.province_excess",
+                                      np.array([min(float(z[c]), params.excess_score_cap)]), np.array([vr[k, c]]),
+                                      np.array([ns[c] * np.exp(norm[k])]), np.array([usd]), [detail]))
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _round_numbers(pn, params, test) -> pd.DataFrame | None:
@@ -604,4 +707,6 @@ def run(flows: pd.DataFrame, *, params: InvoiceExportParams | None = None, perio
                 out.append(_decoupling(pn, nat, params, test))
             if "round_numbers" in params.signals:
                 out.append(_round_numbers(pn, params, test))
+            if "province_excess" in params.signals:
+                out.append(_province_excess(pn, nat, params, test))
     return CheckResult(check=CHECK, findings=finish(out, CHECK), ledgers=[led])

@@ -13,7 +13,11 @@
   ``IQR / 1.349`` units, the IQR floored at the reporting noise (``mad_floor`` of the median).
 * ``unit_value.own_history``: a pair's unit value of a product against the pair's own previous periods (robust
   z of the log unit value), on the side whose price moved, while the quantity stays within two robust SD of its
-  own history: a price that jumps while the goods do not. Where both reports carry the same new price (collusive
+  own history: a price that jumps while the goods do not. The move is taken net of the median move of the same
+  exporter's prices of the product to its other partners in the period (a price index or exchange rate moves
+  them all; a pair mispriced on paper moves alone); where both reports carry the same move with both quantities
+  steady, the two sides' z are combined (Stouffer), so collusive mispricing is not weaker evidence than a
+  one-sided one. Where both reports carry the same new price (collusive
   mispricing) the mirror ratio does not move and only this signal sees it.
 * Scores are the robust z capped at ``z_cap``; the dollars are in ``usd_at_stake`` (the priced difference times
   the quantity) and weighed by the ranking. Pairs labelled entrepôt by the mirror check get no unit-value
@@ -35,6 +39,9 @@ from ..schema import Ledger, make_findings
 CHECK = "unit_value"
 MAD_TO_SD = 1.4826
 BOX_Z = 2.698  # z of Q3 + 1.5 IQR under a normal distribution
+#: own-history scores are capped at this multiple of ``z_cap``: a price that moved far beyond its own spread on both
+#: sides must stay distinguishable from the many that reach the single-side cap
+OWN_HISTORY_CAP = 3.0
 
 
 @dataclass
@@ -295,17 +302,31 @@ def _own_history(t: pd.DataFrame, c: np.ndarray, test: np.ndarray, entrepot: np.
         logs = {"uv_x": np.log(t["uv_x"].to_numpy()), "uv_m": np.log(t["uv_m_fob"].to_numpy()),
                 "q_x": np.log(t["qx"].to_numpy()), "q_m": np.log(t["qm"].to_numpy())}
     hist = {}
+    # the exporter's prices of the product to all its partners in the period move together when the product's
+    # price moves (a price index, the exchange rate); a pair mispriced on paper moves alone
+    peer_group = _key(t["period"].cat.codes.to_numpy(), t["exporter"].cat.codes.to_numpy(),
+                      t["hs"].cat.codes.to_numpy(), pd.factorize(t["qx_unit"].astype(str))[0])
     for k, v in logs.items():
         v = np.where(c & np.isfinite(v), v, np.nan)
         h = _history(v, series, ordn, ones, params.history)
         scale = np.maximum(MAD_TO_SD * h["mad"], params.mad_floor)
-        out_z[k] = np.where(h["count"] >= params.min_history, (v - h["median"]) / scale, np.nan)
+        d = np.where(h["count"] >= params.min_history, v - h["median"], np.nan)
+        if k.startswith("uv"):
+            d = d - _peer_shift(d, peer_group)
+            h = dict(h, median=h["median"] + (v - h["median"] - d))  # the norm now includes the peers' move
+        out_z[k] = d / scale
         hist[k] = h
     zx, zm = out_z["uv_x"], out_z["uv_m"]
     steady_x = np.abs(np.nan_to_num(out_z["q_x"], nan=np.inf)) < 2.0
     steady_m = np.abs(np.nan_to_num(out_z["q_m"], nan=np.inf)) < 2.0
     side_x = np.isfinite(zx) & steady_x & (np.abs(zx) >= np.nan_to_num(np.abs(zm), nan=0.0))
     z = np.where(side_x, zx, np.where(np.isfinite(zm) & steady_m, zm, np.nan))
+    # both reports carrying the same new price with both quantities steady: two independent reports of one move
+    # (each side's reporting noise is its own), combined as Stouffer's z; a move on one side keeps its own z
+    agree = (np.isfinite(zx) & np.isfinite(zm) & steady_x & steady_m & (np.sign(zx) == np.sign(zm)))
+    stouffer = np.where(agree, np.sign(np.nan_to_num(zx)) * (np.abs(np.nan_to_num(zx)) + np.abs(np.nan_to_num(zm)))
+                        / np.sqrt(2.0), np.nan)
+    z = np.where(agree & (np.abs(np.nan_to_num(stouffer)) > np.abs(np.nan_to_num(z))), stouffer, z)
     t["z_own_uv"] = z
     tested = test & c & np.isfinite(z)
     pick = tested & ~entrepot & (np.abs(np.nan_to_num(z)) >= params.uv_min_score)
@@ -331,14 +352,32 @@ def _own_history(t: pd.DataFrame, c: np.ndarray, test: np.ndarray, entrepot: np.
         who = an if sx else bn
         now, norm = (vx, mx) if sx else (vm, mm)
         s = (f"{who}'s report of HS {h} from {an} to {bn} in {p} prices it at {now:,.2f} USD/{u} against "
-             f"{norm:,.2f} in the pair's previous periods ({abs(zz):.1f} robust SD {'above' if zz > 0 else 'below'}),"
+             f"{norm:,.2f} expected from the pair's previous periods and its exporter's other partners "
+             f"({abs(zz):.1f} robust SD {'above' if zz > 0 else 'below'}),"
              f" with the quantity in line with its own history")
         if bb:
             s += (f"; {an if not sx else bn} reports the same move ({vm if sx else vx:,.2f} USD/{u}): both reports "
                   f"carry the new price, so the two sides agree and no mirror gap shows")
         det.append(s)
-    return _frame(sub, "unit_value.own_history", np.minimum(np.abs(z[idx]), params.z_cap), uv_now, uv_norm,
+    return _frame(sub, "unit_value.own_history", np.minimum(np.abs(z[idx]), OWN_HISTORY_CAP * params.z_cap), uv_now,
+                  uv_norm,
                   at_stake, det, int(tested.sum()))
+
+
+def _peer_shift(d: np.ndarray, group: np.ndarray, min_peers: int = 3) -> np.ndarray:
+    """The median of ``d`` (a log price's move from its own history) over the rows of the same group (one
+    exporter's product in one period, to all its partners), where the group holds at least ``min_peers`` finite
+    moves; 0 elsewhere. With three or more moves the median is not pulled by the row itself."""
+    fin = np.isfinite(d)
+    out = np.zeros(len(d))
+    if not fin.any():
+        return out
+    s = pd.Series(d[fin])
+    g = s.groupby(group[fin])
+    med = g.transform("median").to_numpy()
+    cnt = g.transform("count").to_numpy()
+    out[fin] = np.where(cnt >= min_peers, med, 0.0)
+    return out
 
 
 def _frame(sub, signal, score, value, expected, at_stake, details, n_tested=None) -> pd.DataFrame:
