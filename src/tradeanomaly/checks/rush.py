@@ -1,12 +1,20 @@
-"""Export rushing: shipments from O to D surge above their seasonal expectation in the months before a tariff
-date, and drop after it.
+"""Export rushing: shipments from O to D surge above their seasonal expectation in the months before a date, and
+drop after it; the date may be a configured tariff date or any other period of the panel.
 
 For every series O -> D (and O -> D x product), monthly or quarterly, the expectation for a period is the same
 period a year earlier times the series' usual year-on-year growth (median of the history before the pre-event
 window); each period's deviation is a robust z of log growth (spread: 1.4826 MAD of the history, floored). The
-surge statistic is the best sum of z over the last k <= ``pre`` periods before the event divided by sqrt(k), the
-drop statistic the same over the first k <= ``post`` periods after it with the sign turned; the score is their sum over sqrt(2)
-when both are positive (the same robust-z scale as the other checks). Annual data cannot show a rush.
+surge statistic is the best sum of z over the last k <= ``pre`` periods before the cut divided by sqrt(k), the
+drop statistic the same over the first k <= ``post`` periods from it with the sign turned; the score is their sum
+over sqrt(2) when both are positive (the same robust-z scale as the other checks).
+
+Tariff dates are not all known in advance, and any exporter may rush. Besides the configured dates
+(``rush.pre_tariff_surge``), every period is a candidate cut (``rush.surge_then_fall``): the score there is the
+best-of-n on the scale of one pre-set date (Bonferroni over the n candidate periods, as a z), and both halves
+must reach ``scan_min_side`` on their own, so that the year-on-year echo of last year's rush (a surge without a
+fall) or a level that rose for good (a fall of growth without a surge) is not taken for one. A known date
+therefore raises the score of the same shape; it is not required. Of one series' candidates closer than
+``pre + post`` periods, the best stays (one finding per rush). Annual data cannot show a rush.
 """
 
 from __future__ import annotations
@@ -65,6 +73,8 @@ class RushParams:
     - ``history`` [{"M": 6, "Q": 4}] (recent growth: tariff years bend trends), ``min_history`` [{"M": 3, "Q": 3}], ``min_scale`` [0.08]: a short
       history is allowed (the 2018 tariffs came early in many panels), with a wider spread floor to match.
     - ``cif_margin`` [0.06]; ``min_score`` [3.5].
+    - ``scan`` [True]: every period is a candidate date besides the configured ones; ``scan_min_side`` [1.5]: the
+      surge and the drop z each at least this at a date not configured.
     """
 
     origins: tuple = ("*",)
@@ -78,6 +88,8 @@ class RushParams:
     cif_margin: float = 0.06
     min_score: float = 3.5
     include_estimated: bool = False
+    scan: bool = True
+    scan_min_side: float = 1.5
 
     def __post_init__(self):
         for d in self.tariff_events:
@@ -126,10 +138,106 @@ def _series(flows: pd.DataFrame, rows: np.ndarray, params: RushParams) -> pd.Dat
     return both[key + ["v"]]
 
 
+def _event(g, med, scale, cut, pre, post):
+    """Surge and drop statistics of every series around ``cut`` (the first period of the fall): the best sum of
+    robust z over the last k <= ``pre`` periods before it over sqrt(k), and the same, sign turned, over the first
+    k <= ``post`` periods from it, against one expectation frozen before the surge window."""
+    base = cut - pre
+    m0, sc = med[:, base], scale[:, base]
+    z_pre = (g[:, cut - pre:cut] - m0[:, None]) / sc[:, None]
+    z_post = (g[:, cut:cut + post] - m0[:, None]) / sc[:, None]
+    surges = np.stack([z_pre[:, pre - k:].sum(axis=1) / np.sqrt(k) for k in range(1, pre + 1)], axis=1)
+    drops = np.stack([-z_post[:, :k].sum(axis=1) / np.sqrt(k) for k in range(1, post + 1)], axis=1)
+    surges = np.where(np.isfinite(surges), surges, -np.inf)
+    drops = np.where(np.isfinite(drops), drops, -np.inf)
+    return surges.max(axis=1), drops.max(axis=1), surges.argmax(axis=1) + 1, drops.argmax(axis=1) + 1
+
+
+def _scan_adjusted(score: np.ndarray, n: int) -> np.ndarray:
+    """The score of the best of ``n`` candidate periods on the scale of one pre-set date: the normal tail
+    probability times ``n`` (Bonferroni), as a z again; for tails below double precision, its asymptote
+    sqrt(z^2 - 2 ln n)."""
+    from scipy import special
+
+    if n <= 1:
+        return score
+    s = np.asarray(score, dtype=float)
+    logp = np.log(n) + special.log_ndtr(-np.where(np.isfinite(s), s, 0.0))
+    exact = -special.ndtri(np.exp(np.minimum(np.maximum(logp, -700.0), 0.0)))
+    approx = np.sqrt(np.maximum(s * s - 2.0 * np.log(n), 0.0))
+    return np.where(~np.isfinite(s), s, np.where(logp > -700.0, exact, approx))
+
+
+def _one_per_episode(ev: pd.DataFrame, gap: int) -> pd.DataFrame:
+    """One finding per rush: of a series' candidate periods closer than ``gap`` to a better one, the best stays
+    (ties: the earlier period)."""
+    ev = ev.sort_values(["row", "score", "cut"], ascending=[True, False, True], kind="mergesort")
+    keep, kept = [], {}
+    for i, row, cut in zip(range(len(ev)), ev["row"].to_numpy(), ev["cut"].to_numpy()):
+        mine = kept.setdefault(int(row), [])
+        if all(abs(int(cut) - c) >= gap for c in mine):
+            mine.append(int(cut))
+            keep.append(i)
+    return ev.iloc[keep].reset_index(drop=True)
+
+
+def _findings(ev: pd.DataFrame, pn, v, lv, med, known: dict, pre: int, post: int, L: int) -> pd.DataFrame:
+    """Finding rows of the kept candidates: the excess over the seasonal expectation in the surge window and
+    the shortfall in the fall window."""
+    rows, cut = ev["row"].to_numpy(), ev["cut"].to_numpy()
+    k_pre, k_post = ev["k_pre"].to_numpy(), ev["k_post"].to_numpy()
+    pre_cols = cut[:, None] + np.arange(-pre, 0)[None, :]
+    post_cols = cut[:, None] + np.arange(post)[None, :]
+    m0 = med[rows, cut - pre][:, None]
+    exp_pre = np.exp(lv[rows[:, None], pre_cols - L] + m0)
+    exp_post = np.exp(lv[rows[:, None], post_cols - L] + m0)
+    act_pre, act_post = v[rows[:, None], pre_cols], v[rows[:, None], post_cols]
+    in_pre = np.arange(pre)[None, :] >= (pre - k_pre)[:, None]
+    in_post = np.arange(post)[None, :] < k_post[:, None]
+    exp_pre, act_pre = np.where(in_pre, exp_pre, 0.0), np.where(in_pre, act_pre, 0.0)
+    exp_post, act_post = np.where(in_post, exp_post, 0.0), np.where(in_post, act_post, 0.0)
+    excess = np.nansum(act_pre - exp_pre, axis=1)
+    shortfall = np.nansum(exp_post - act_post, axis=1)
+    keys = pn.keys.iloc[rows].reset_index(drop=True)
+    labels = pn.labels
+    details, signals, period = [], [], []
+    for i in range(len(ev)):
+        o, d, hs, c = keys.at[i, "o"], keys.at[i, "d"], keys.at[i, "hs"], int(cut[i])
+        date = known.get(c)
+        prod = "" if hs == "TOTAL" else f" of {product(hs)}"
+        when = (f"before the tariff date {date}" if date else
+                f"before a fall from {labels[c]} (a date not among the configured tariff dates)")
+        details.append(
+            f"{possessive(country(o))} shipments{prod} to {country(d)} ran {amount(excess[i])} USD "
+            f"({100 * (np.nansum(act_pre[i]) / np.nansum(exp_pre[i]) - 1):+.0f}%) above their seasonal "
+            f"expectation in {labels[c - k_pre[i]]}..{labels[c - 1]}, {when}, and {amount(shortfall[i])} "
+            f"({100 * (np.nansum(act_post[i]) / np.nansum(exp_post[i]) - 1):+.0f}%) below it in "
+            f"{labels[c]}..{labels[c + k_post[i] - 1]} (surge z {ev['surge'].iat[i]:+.1f}, drop z "
+            f"{ev['drop'].iat[i]:+.1f})")
+        signals.append("rush.pre_tariff_surge" if date else "rush.surge_then_fall")
+        period.append(_event_period(date, labels, c) if date else labels[c])
+    hs_col = np.where(keys["hs"] == "TOTAL", "", keys["hs"])
+    return pd.DataFrame({
+        "signal": signals,
+        "subject": (keys["o"] + ">" + keys["d"] + np.where(hs_col == "", "", ":" + pd.Series(hs_col))).to_numpy(),
+        "reporter": keys["o"].to_numpy(), "partner": keys["d"].to_numpy(), "hs": hs_col,
+        "period": period, "score": ev["score"].to_numpy(), "value": act_pre.sum(axis=1),
+        "expected": exp_pre.sum(axis=1), "usd_at_stake": np.maximum(excess, 0.0), "detail": details,
+    })
+
+
+def _event_period(date: str, labels: list, cut: int) -> str:
+    """The period a configured tariff date falls in (month or quarter of the panel)."""
+    if "-Q" in labels[cut]:
+        return f"{date[:4]}-Q{(int(date[5:7]) + 2) // 3}"
+    return date[:7]
+
+
 def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[str] | None = None,
         mirror_gaps: pd.DataFrame | None = None) -> CheckResult:
-    """Pre-tariff surges followed by drops; the finding's period is the event's period (month or quarter), which
-    counts as "after" the event when the tariff applies for at least half of it.
+    """Surges followed by drops; at a configured tariff date the finding's period is the event's period (month or
+    quarter), which counts as "after" the event when the tariff applies for at least half of it; elsewhere it is
+    the first period of the fall.
 
     A finding is kept when the event's period is under test (all when ``periods`` is ``None``)."""
     params = params or RushParams()
@@ -158,77 +266,48 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
             g = lv - lagged(lv, L)
             med, spread, _ = trailing_stats(g, params.history[freq], params.min_history[freq])
             scale = np.maximum(np.nan_to_num(spread, nan=np.inf), params.min_scale)
-            pos = {lb: i for i, lb in enumerate(pn.labels)}
             test = period_mask(pn.labels, periods)
             pre, post = params.pre[freq], params.post[freq]
+            known = {}
             for ev in params.tariff_events:
                 ev = str(ev)
                 p_e = ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}"
-                te = pos.get(p_e)
-                if te is not None and test[te]:
-                    tested += int(len(pn.keys))  # series x tariff events under test
+                te = pn.labels.index(p_e) if p_e in pn.labels else None
                 if te is None or not test[te]:
                     continue
                 # the event's own period counts as "after" when the tariff applies for most of it
                 frac_before = (int(ev[8:10]) - 1) / 30.0 if freq == "M" else ((int(ev[5:7]) - 1) % 3) / 3.0
                 cut = te if frac_before <= 0.5 else te + 1
-                if cut - pre < 0 or cut + post > len(pn.labels):
-                    continue
-                # one frozen expectation from the history before the pre-event window
-                base = cut - pre
-                m0 = med[:, base]
-                sc = scale[:, base]
-                z_pre = (g[:, cut - pre:cut] - m0[:, None]) / sc[:, None]
-                z_post = (g[:, cut:cut + post] - m0[:, None]) / sc[:, None]
-                # scan: the best window ending at the event (surge) and starting at it (drop), 1..pre periods
-                ks = np.arange(1, pre + 1)
-                surges = np.stack([z_pre[:, pre - k:].sum(axis=1) / np.sqrt(k) for k in ks], axis=1)
-                kd = np.arange(1, post + 1)
-                drops = np.stack([-z_post[:, :k].sum(axis=1) / np.sqrt(k) for k in kd], axis=1)
-                surge = np.nanmax(np.where(np.isfinite(surges), surges, -np.inf), axis=1)
-                drop = np.nanmax(np.where(np.isfinite(drops), drops, -np.inf), axis=1)
-                k_pre = ks[np.argmax(np.where(np.isfinite(surges), surges, -np.inf), axis=1)]
-                k_post = kd[np.argmax(np.where(np.isfinite(drops), drops, -np.inf), axis=1)]
+                if pre <= cut <= len(pn.labels) - post:
+                    known.setdefault(cut, ev)
+            # every other period is a candidate too: the tariff dates of the world are not all in the config
+            cuts = sorted(known)
+            if params.scan:
+                cuts = sorted(set(cuts) | {c for c in range(pre + L + 1, len(pn.labels) - post + 1)
+                                           if test[c] and c not in known})
+            n_scan = sum(c not in known for c in cuts)
+            tested += int(len(pn.keys)) * len(cuts)  # series x candidate periods under test
+            ev_rows = []
+            for cut in cuts:
+                surge, drop, k_pre, k_post = _event(g, med, scale, cut, pre, post)
+                rows = np.arange(len(surge))
                 score = (surge + drop) / np.sqrt(2.0)
-                hit = np.isfinite(score) & (surge > 0) & (drop > 0) & (score >= params.min_score)
-                rows = np.flatnonzero(hit)
-                if len(rows) == 0:
-                    continue
-                # one shape for the amounts: the longest windows, the chosen ones in the detail
-                pre_cols = np.arange(cut - pre, cut)
-                post_cols = np.arange(cut, cut + post)
-                exp_pre = np.exp(lv[np.ix_(rows, pre_cols - L)] + m0[rows, None])
-                exp_post = np.exp(lv[np.ix_(rows, post_cols - L)] + m0[rows, None])
-                act_pre = v[np.ix_(rows, pre_cols)]
-                act_post = v[np.ix_(rows, post_cols)]
-                in_pre = np.arange(pre)[None, :] >= (pre - k_pre[rows])[:, None]
-                in_post = np.arange(post)[None, :] < k_post[rows][:, None]
-                exp_pre, act_pre = np.where(in_pre, exp_pre, 0.0), np.where(in_pre, act_pre, 0.0)
-                exp_post, act_post = np.where(in_post, exp_post, 0.0), np.where(in_post, act_post, 0.0)
-                excess = np.nansum(act_pre - exp_pre, axis=1)
-                shortfall = np.nansum(exp_post - act_post, axis=1)
-                keys = pn.keys.iloc[rows].reset_index(drop=True)
-                details = []
-                for i, r in enumerate(rows):
-                    o, d, hs = keys.at[i, "o"], keys.at[i, "d"], keys.at[i, "hs"]
-                    prod = "" if hs == "TOTAL" else f" of {product(hs)}"
-                    details.append(
-                        f"{possessive(country(o))} shipments{prod} to {country(d)} ran {amount(excess[i])} USD "
-                        f"({100 * (act_pre[i].sum() / exp_pre[i].sum() - 1):+.0f}%) above their seasonal "
-                        f"expectation in {pn.labels[cut - k_pre[r]]}..{pn.labels[cut - 1]}, before the tariff "
-                        f"date {ev}, and {amount(shortfall[i])} "
-                        f"({100 * (act_post[i].sum() / exp_post[i].sum() - 1):+.0f}%) below it in "
-                        f"{pn.labels[cut]}..{pn.labels[cut + k_post[r] - 1]} (surge z {surge[r]:+.1f}, drop z "
-                        f"{drop[r]:+.1f})")
-                hs_col = np.where(keys["hs"] == "TOTAL", "", keys["hs"])
-                out.append(pd.DataFrame({
-                    "signal": "rush.pre_tariff_surge",
-                    "subject": (keys["o"] + ">" + keys["d"]
-                                + np.where(hs_col == "", "", ":" + pd.Series(hs_col))).to_numpy(),
-                    "reporter": keys["o"].to_numpy(), "partner": keys["d"].to_numpy(), "hs": hs_col,
-                    "period": p_e, "score": score[rows], "value": act_pre.sum(axis=1),
-                    "expected": exp_pre.sum(axis=1), "usd_at_stake": np.maximum(excess, 0.0), "detail": details,
-                }))
+                hit = (surge > 0) & (drop > 0)
+                if cut not in known:
+                    # at a date nobody announced, both halves must stand on their own: a surge without a fall
+                    # (the year-on-year echo of last year's fall) or a fall without a surge (the echo of a level
+                    # that rose for good) is no rush
+                    score = _scan_adjusted(score, n_scan)
+                    hit &= (surge >= params.scan_min_side) & (drop >= params.scan_min_side)
+                hit &= np.isfinite(score) & (score >= params.min_score)
+                if hit.any():
+                    ev_rows.append(pd.DataFrame({"row": rows[hit], "cut": cut, "score": score[hit],
+                                                 "surge": surge[hit], "drop": drop[hit], "k_pre": k_pre[hit],
+                                                 "k_post": k_post[hit]}))
+            if not ev_rows:
+                continue
+            ev = _one_per_episode(pd.concat(ev_rows, ignore_index=True), pre + post)
+            out.append(_findings(ev, pn, v, lv, med, known, pre, post, L))
     findings = finish(out, CHECK)
     findings["n_tested"] = float(tested)
     return CheckResult(check=CHECK, findings=findings, ledgers=[led])

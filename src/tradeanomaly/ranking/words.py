@@ -22,6 +22,7 @@ SIGNAL_PHRASES: dict[str, str] = {
     "entrepot.pass_through": "goods passing straight through the hub (score {v:.1f})",
     "entrepot.share_shift": "a shift of market share onto the route (score {v:.1f})",
     "rush.pre_tariff_surge": "a surge ahead of a tariff (score {v:.1f})",
+    "rush.surge_then_fall": "a surge then a fall of the same shipments (score {v:.1f})",
 }
 CHECK_NOUNS: dict[str, str] = {
     "mirror": "mirror gaps", "benford": "digit tests", "unit_value": "unit values", "series": "series breaks",
