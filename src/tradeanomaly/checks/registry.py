@@ -122,12 +122,14 @@ class EntrepotCheck(_ModuleCheck):
 
 
 class RushCheck(_ModuleCheck):
-    """Surges before a tariff and drops after it, per product (each series against its own history)."""
+    """Surges before a tariff and drops after it, per product (each series against its own history). Not
+    partitioned yet: the candidate dates of the scan (and so its Bonferroni factor and ``n_tested``) come from the
+    periods present in the rows at hand, so a product's part of the table can test other dates than the whole."""
 
     name = "rush"
     module = "tradeanomaly.checks.rush"
     key = ("hs",)
-    partitioned = True
+    partitioned = False
 
     @property
     def params_class(self):
