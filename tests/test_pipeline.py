@@ -57,7 +57,7 @@ def test_run_writes_every_output(runs):
     assert manifest["periods"] == ["2019-12"] and manifest["previous_run"] == first.run_id
     assert manifest["inputs"][0]["sha256"] and manifest["seeds"] == {"seed": 0}
     # no temporary folder left behind
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".tradeanomaly.lock"]
     # the ledger accounts for every input row, including the markup row set aside as unknown
     ledger = json.loads((d / "ledger.json").read_text())
     read = ledger[0]
