@@ -6,7 +6,7 @@ above their minimum score), reporter-level Benford findings for the year, and pl
 
 * ``CHN>HKG`` 2023-03..2023-06: a mirror gap of 7-9 robust SD, quarter-opening bunching, strongest in HS 71;
 * ``KOR>USA`` 2023-09: four moderate signals at once (2.4-2.8), no single one beyond any usual threshold;
-* ``CHN>VNM>USA:85`` 2023-05..2023-08: goods passing through Vietnam;
+* ``CHN>VNM>USA:85`` 2023-05..2023-08: goods passing through Vietnam (pass-through, share shift, co-movement);
 * ``CN-HA`` 2023-10: a level shift in Henan's exports, a round figure;
 * ``VNM`` 2023: Benford failure of the reporter as a whole;
 * structural: ``DEU>NLD`` 2023-02..2023-04 (entrepôt; its mirror gap is explained) and ``USA>MEX`` 2023-07
@@ -83,6 +83,10 @@ def make_findings_fixture(seed: int = 0) -> pd.DataFrame:
         recs.append(_rec("entrepot", "entrepot.pass_through", "CHN>VNM>USA:85", 6.0, m, "CHN", "USA", hub="VNM",
                          hs="85", value=0.8, expected=0.2, usd=1.5e9,
                          detail="Vietnam's exports of HS 85 to the US track its imports from China month by month"))
+        recs.append(_rec("entrepot", "entrepot.share_shift", "CHN>VNM>USA:85", 4.0, m, "CHN", "USA", hub="VNM",
+                         hs="85", usd=1.5e9, detail="US imports of HS 85 shift from China to Vietnam"))
+        recs.append(_rec("entrepot", "entrepot.comovement", "CHN>VNM>USA:85", 4.0, m, "CHN", "USA", hub="VNM",
+                         hs="85", usd=1.5e9, detail="China's exports to Vietnam and Vietnam's to the US rise together"))
     # planted: provincial level shift
     recs.append(_rec("series", "series.level_shift", "CN-HA", 5.5, "2023-10", "CHN", region="CN-HA",
                      usd=6e9, detail="Henan's exports jump 48% in October against its own history"))

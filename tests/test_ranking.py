@@ -271,3 +271,33 @@ def test_a_pair_outside_the_band_in_most_earlier_years_is_listed_as_chronic():
     ch = out.loc[out["subject"] == "ZAF>CHN"]
     assert ch["label"].tolist() == ["chronic"] and ch["rank"].isna().all()
     assert ch["headline"].iloc[0].startswith("Chronic difference: ZAF>CHN")
+
+
+def _route(origin, hub, dest, period, score, usd, signal="entrepot.pass_through"):
+    return dict(check="entrepot", signal=signal, reporter=origin, partner=dest, hub=hub,
+                subject=f"{origin}>{hub}>{dest}", hs="", period=period, score=float(score), usd_at_stake=usd,
+                detail=f"goods from {origin} pass through {hub} to {dest}", n_tested=500.0)
+
+
+def test_growth_without_share_shift_and_comovement_is_not_rerouting():
+    rng = np.random.default_rng(7)
+    months = [f"2023-{m:02d}" for m in range(1, 13)]
+    rows = _background(rng, months)
+    # a route with all three marks of rerouting: the pass-through bound, D's imports shifting from O to H, the
+    # legs moving together
+    china = [_route("CHN", "VNM", "USA", t, 6.0, 2e9, s) for t in months[4:8]
+             for s in ("entrepot.pass_through", "entrepot.share_shift", "entrepot.comovement")]
+    # a large economy whose exports simply grew: the same pass-through bound, stronger and larger, nothing else
+    grew = [_route("MEX", "CAN", "USA", t, 7.0, 5e9) for t in months[4:8]]
+    # the same route once the share shift and the co-movement are there
+    shifted = grew + [_route("MEX", "CAN", "USA", t, 6.0, 5e9, s) for t in months[4:8]
+                      for s in ("entrepot.share_shift", "entrepot.comovement")]
+
+    def routes(extra):
+        r = ranked(ranking.rank(make_findings(rows + china + extra), None))
+        return r.loc[r["kind"] == "rerouting"].set_index("subject")
+
+    alone, corroborated = routes(grew), routes(shifted)
+    assert alone.loc["CHN>VNM>USA", "rank"] < alone.loc["MEX>CAN>USA", "rank"]
+    assert corroborated.loc["MEX>CAN>USA", "rank"] < corroborated.loc["CHN>VNM>USA", "rank"]
+    assert corroborated.loc["MEX>CAN>USA", "score"] > alone.loc["MEX>CAN>USA", "score"]

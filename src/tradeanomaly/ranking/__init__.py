@@ -181,11 +181,14 @@ def case_evidence(sp: pd.DataFrame, long: pd.DataFrame, params: RankingParams) -
     out["surprise"] = combine_ensemble(s_rules.to_numpy(), p_ens.reindex(out.index).to_numpy(dtype=float),
                                        params.w_ensemble)
     out["prior"] = 1.0 - g["prior"].apply(lambda x: float(np.prod(1.0 - x.to_numpy()))).reindex(out.index)
-    # rerouting leaves a share shift and co-moving legs: a route case with neither is a weaker lead
+    # rerouting leaves a share shift and co-moving legs: a route case with neither (in any of its periods) is a
+    # weaker lead, in its evidence and in its score (a large amount alone must not carry it)
+    out["uncorroborated"] = False
     if "corroborated" in sp:
         route = out.index.to_series().str.startswith("R:")
         corr = sp.groupby("case")["corroborated"].any().reindex(out.index).fillna(False).astype(bool)
-        out.loc[route & ~corr, "prior"] *= params.route_uncorroborated_prior
+        out["uncorroborated"] = (route & ~corr).to_numpy()
+        out.loc[out["uncorroborated"], "prior"] *= params.route_uncorroborated_prior
     scale = sp.sort_values(["case", "priority"], ascending=[True, False], kind="mergesort").groupby(
         "case")["scale"].first()
     out["evidence"] = out["prior"] * out["surprise"] / scale.reindex(out.index)
@@ -223,6 +226,7 @@ def _case_table(sp: pd.DataFrame, long: pd.DataFrame, params: RankingParams) -> 
     t["lead_subject"] = lead["subject"]
     t["evidence"] = evidence.reindex(t.index).to_numpy()
     t["n_families"] = n_fam.reindex(t.index).to_numpy()
+    t["uncorroborated"] = ce["uncorroborated"].reindex(t.index).fillna(False).to_numpy(dtype=bool)
     t["usd_at_stake"] = usd.reindex(t.index).fillna(0.0).to_numpy()
     base = params.materiality_base
     t["materiality"] = materiality(t["usd_at_stake"].to_numpy(), params)
@@ -230,6 +234,7 @@ def _case_table(sp: pd.DataFrame, long: pd.DataFrame, params: RankingParams) -> 
     # evidence_scale (no materiality) down to evidence_scale_full (full materiality)
     scale = params.evidence_scale + (params.evidence_scale_full - params.evidence_scale) * t["materiality"].to_numpy()
     t["score"] = confidence_of(t["evidence"].to_numpy(), scale) * (base + (1.0 - base) * t["materiality"])
+    t.loc[t["uncorroborated"], "score"] *= params.route_uncorroborated_prior
     dated = sp["period"].astype("str").where(sp["period"].astype("str") != "")
     first = dated.groupby(sp["case"]).min().fillna("")
     last = dated.groupby(sp["case"]).max().fillna("")
