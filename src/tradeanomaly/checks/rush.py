@@ -254,8 +254,13 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
                 continue
             # an event under test reads the pre-event history a season back, and the periods after it
             # (rows without a period are left out: the sums below drop them)
+            # With the scan on, the whole history is read whatever the periods under test: the scan's Bonferroni
+            # count and its one-finding-per-rush choice look at every candidate period, so a run restricted to
+            # some periods finds there exactly what the full run finds there.
             before = {freq: params.pre[freq] + params.history[freq] + SEASON[freq] + 2}
-            s = _series(flows, reach_rows(flows, part, periods, before, {freq: params.post[freq] + 1}), params)
+            rows = reach_rows(flows, part, None if params.scan else periods, before,
+                              {freq: params.post[freq] + 1})
+            s = _series(flows, rows, params)
             if s.empty:
                 continue
             pn = build_panel(s, ["o", "d", "hs"], value="v", freq=freq)
@@ -273,7 +278,7 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
                 ev = str(ev)
                 p_e = ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}"
                 te = pn.labels.index(p_e) if p_e in pn.labels else None
-                if te is None or not test[te]:
+                if te is None or not (test[te] or params.scan):
                     continue
                 # the event's own period counts as "after" when the tariff applies for most of it
                 frac_before = (int(ev[8:10]) - 1) / 30.0 if freq == "M" else ((int(ev[5:7]) - 1) % 3) / 3.0
@@ -284,9 +289,12 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
             cuts = sorted(known)
             if params.scan:
                 cuts = sorted(set(cuts) | {c for c in range(pre + L + 1, len(pn.labels) - post + 1)
-                                           if test[c] and c not in known})
+                                           if c not in known})
             n_scan = sum(c not in known for c in cuts)
-            tested += int(len(pn.keys)) * len(cuts)  # series x candidate periods under test
+            # series x candidate periods under test (a configured date is under test by its event's period)
+            under_test = [c for c in cuts if test[pn.labels.index(_event_period(known[c], pn.labels, c))
+                                                   if c in known else c]]
+            tested += int(len(pn.keys)) * len(under_test)
             ev_rows = []
             for cut in cuts:
                 surge, drop, k_pre, k_post = _event(g, med, scale, cut, pre, post)
@@ -307,7 +315,10 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
             if not ev_rows:
                 continue
             ev = _one_per_episode(pd.concat(ev_rows, ignore_index=True), pre + post)
-            out.append(_findings(ev, pn, v, lv, med, known, pre, post, L))
+            found = _findings(ev, pn, v, lv, med, known, pre, post, L)
+            if periods is not None:
+                found = found.loc[found["period"].isin(set(map(str, periods)))].reset_index(drop=True)
+            out.append(found)
     findings = finish(out, CHECK)
     findings["n_tested"] = float(tested)
     return CheckResult(check=CHECK, findings=findings, ledgers=[led])

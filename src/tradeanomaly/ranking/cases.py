@@ -7,8 +7,8 @@ bridged (a rerouting that shows in most months of two years is one episode, not 
 
 * a route ``O>H>D:hs`` -> ``R:O>H>*`` (goods passing from one origin through one hub, any product, any market);
 * a pair, at any product level, seen from the exporter's or the importer's side -> ``P:exporter>importer``; a
-  product stays its own case (``P:exporter>importer:hs``) in every period when a check that names a
-  product-specific cause (``product_specific_checks``: a tariff list) flagged it anywhere in the run;
+  product stays its own case (``P:exporter>importer:hs``) in every period when its strongest subject-period is
+  led by a check that names a product-specific cause (``product_specific_checks``: a tariff list);
 * a province -> ``G:CN-xx``; a reporter as a whole (its digits, its totals) -> ``C:ISO3`` or, for one side of its
   reports, ``C:ISO3:X`` / ``C:ISO3:M``. A test of both sides at once over the whole sample joins the reporter's
   strongest flagged side.
@@ -81,11 +81,16 @@ def base_keys(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
         # goods of any product passing through one hub from one origin, to any market: one rerouting
         key[r] = ["R:" + o + ">" + h + ">*" for o, h in zip(origin, hub)]
     p = shape == "pair"
-    # a product with a product-specific finding (a rush) anywhere in the run is its own case key in every period,
-    # so that the surge and the series break it leaves stay one case
+    # a product whose strongest subject-period is led by a product-specific finding (a rush) is its own case key
+    # in every period, so that the surge and the series break it leaves stay one case; a product whose strongest
+    # evidence is of another kind (a mirror gap, a price) rolls up to its pair even when a rush shows somewhere
     specific = (sp["specific"].to_numpy(dtype=bool) if "specific" in sp else
                 sp["top_check"].astype("str").isin(list(params.product_specific_checks)).to_numpy())
-    own_subject = set(sp.loc[specific & prod, "subject"].astype("str"))
+    weight = sp["priority"] if "priority" in sp else sp["evidence"]
+    strongest = (pd.DataFrame({"s": subj.to_numpy(), "w": weight.to_numpy(dtype=float), "x": specific})
+                 .loc[prod & (shape == "pair")].sort_values(["s", "w"], ascending=[True, False], kind="mergesort")
+                 .drop_duplicates("s"))
+    own_subject = set(strongest.loc[strongest["x"].to_numpy(dtype=bool), "s"])
     own = sp["subject"].astype("str").isin(own_subject).to_numpy() & prod
     key[p] = ["P:" + a + ">" + b + (":" + x if o else "") for a, b, x, o in
               zip(exp[p], imp[p], hs[p], own[p])]
