@@ -1,24 +1,22 @@
-"""pandas by default, Dask when asked, for the heavy steps: reading partitioned Parquet, the mirror aggregation and
-join, and grouped digit counts.
+"""The pandas executor of a run, the Dask client, the reading of partitioned folders, and two engine-neutral
+building blocks.
+
+* :class:`PandasExecutor` runs each check of the registry (:mod:`tradeanomaly.checks.registry`) on the whole
+  flows table in this process: the default engine. The Dask engine's executor, which keeps the flows on the
+  workers and runs the same check code there, is :mod:`tradeanomaly.dask_engine`.
+* :func:`get_client` / :func:`dask_client` start a local cluster of worker processes (``workers``, a memory limit
+  per worker) or attach to a scheduler (``scheduler_address``); :func:`close_client` closes what they started.
+* :func:`load_partitioned` reads a folder written by ``tradeanomaly ingest --partitioned`` into one pandas table
+  with the ingest's ledger (the pandas engine's input; rows in the order of ``read_source("canonical",
+  [folder])``); :func:`read_flows_dask` is the same read as a Dask frame, one task per part file, which the Dask
+  engine keeps on its workers.
+* :func:`mirror_sides` (A's exports to B beside B's imports from A, per period and product) and
+  :func:`digit_counts` (groups x first-two-digits counts) give identical frames on both engines (same rows,
+  order, dtypes and values; integer counts exact). They are used by ``tests/test_engine.py`` and
+  ``benchmarks/bench_scale.py`` to compare the engines' aggregations; the checks themselves do not call them.
 
 Dask is the optional extra ``dask`` (``pip install 'tradeanomaly[dask]'``); nothing here imports it until a Dask
-function is called. Every function takes ``engine="pandas"`` or ``engine="dask"`` (with a ``client`` from
-:func:`get_client`, or the default Dask scheduler) and returns a pandas frame that is identical for both engines:
-same rows, same order, same dtypes, same values (integer counts are exact; sums of more than one row per key may
-differ in the last bit, which the readers rule out by setting duplicates aside).
-
-How the checks use it (hooks):
-
-* :func:`load_flows` reads a folder written by ``tradeanomaly ingest --partitioned`` with Dask workers (one task
-  per part file) into the pandas flows table the checks take; the rows are those of
-  ``read_source("canonical", [folder])``, in the same order. :func:`load_partitioned` adds the ingest's ledger
-  and owns the client: the one call a run needs for ``engine.name: dask``.
-* :func:`mirror_sides` is the mirror check's pairing join as one aggregation: A's exports to B beside B's imports
-  from A, per period and product, summed over the rows of each side; ``paired`` rows are the pairs of
-  :func:`tradeanomaly.checks.mirror.pair_flows`.
-* :func:`digit_counts` is the groups x first-two-digits count matrix of
-  :func:`tradeanomaly.checks.benford.analyse_groups` (``counts["first_two_digits"]``, keys sorted the same way);
-  the first digit and second digit matrices are its row and column sums.
+function is called, and a missing extra is one clear error naming it.
 """
 
 from __future__ import annotations
