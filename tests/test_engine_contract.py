@@ -75,10 +75,15 @@ def test_partitioned_check_gives_the_same_result_key_by_key(name):
     periods = sorted(pd.unique(flows["period"].astype(str)))[-6:]
     cfg = load_config(environ={})
     ctx = CheckContext(periods=periods, params=check.params(cfg.checks[name].params))
+    ctx.stats = check.stats_combine([check.stats_part(flows, ctx)])
     whole = check.combine([check.run(flows, ctx)], ctx)
     part = stable_hash(check.partition_key(flows), 8)
     assert len(np.unique(part)) == 8
-    split = check.combine([check.run(flows[part == i].reset_index(drop=True), ctx) for i in range(8)], ctx)
+    parts = [flows[part == i].reset_index(drop=True) for i in range(8)]
+    # the reduce step as the engines do it: each part's statistics, combined, broadcast to every part
+    ctx = CheckContext(periods=periods, params=ctx.params, stats=check.stats_combine(
+        [check.stats_part(p, ctx) for p in parts]))
+    split = check.combine([check.run(p, ctx) for p in parts], ctx)
     assert whole.findings.to_csv(index=False) == split.findings.to_csv(index=False)
     assert sorted(whole.tables) == sorted(split.tables)
     for t in whole.tables:

@@ -122,18 +122,28 @@ class EntrepotCheck(_ModuleCheck):
 
 
 class RushCheck(_ModuleCheck):
-    """Surges before a tariff and drops after it, per product (each series against its own history). Not
-    partitioned yet: the candidate dates of the scan (and so its Bonferroni factor and ``n_tested``) come from the
-    periods present in the rows at hand, so a product's part of the table can test other dates than the whole."""
+    """Surges before a tariff and drops after it, per product (each O -> D series against its own history).
+    Partitioned on the product: the candidate dates of the scan, its Bonferroni factor and ``n_tested`` come from
+    the reduce step (the periods the whole run's shipments cover and its number of series), so each product's
+    part tests what the whole table tests."""
 
     name = "rush"
     module = "tradeanomaly.checks.rush"
     key = ("hs",)
-    partitioned = False
+    partitioned = True
 
     @property
     def params_class(self):
         return self._module().RushParams
+
+    def stats_part(self, partition: pd.DataFrame, context: CheckContext):
+        return self._module().span_stats(partition, context.params, context.periods)
+
+    def stats_combine(self, parts: list):
+        return self._module().combine_span_stats(parts)
+
+    def run(self, partition: pd.DataFrame, context: CheckContext) -> CheckResult:
+        return self._module().run(partition, params=context.params, periods=context.periods, stats=context.stats)
 
 
 #: the checks, in run order

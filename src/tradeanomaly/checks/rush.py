@@ -233,37 +233,118 @@ def _event_period(date: str, labels: list, cut: int) -> str:
     return date[:7]
 
 
+def _prepared(flows: pd.DataFrame, params: RushParams, periods: list[str] | None):
+    """(ledger, {freq: O -> D shipments}) of the usable rows; annual rows are noted in the ledger and left out."""
+    keep, led = usable_rows(flows, params.include_estimated, CHECK)
+    usable = np.arange(len(flows)) if keep is None else np.flatnonzero(keep)
+    by_freq, _ = row_frequencies(flows, usable)
+    out = {}
+    for freq, part in by_freq.items():
+        if freq == "A":
+            led.notes.append("rush: annual data cannot show a pre-tariff rush; annual rows not used")
+            continue
+        # With the scan on, the whole history is read whatever the periods under test: the scan's Bonferroni
+        # count and its one-finding-per-rush choice look at every candidate period, so a run restricted to
+        # some periods finds there exactly what the full run finds there. Without it, an event under test reads
+        # the pre-event history a season back and the periods after it (rows without a period are left out).
+        before = {freq: params.pre[freq] + params.history[freq] + SEASON[freq] + 2}
+        rows = reach_rows(flows, part, None if params.scan else periods, before, {freq: params.post[freq] + 1})
+        out[freq] = _series(flows, rows, params)
+    return led, out
+
+
+def span_stats(flows: pd.DataFrame, params: RushParams | None = None,
+               periods: list[str] | None = None) -> dict[str, tuple[set, int]]:
+    """The global statistics of a run of the check, per frequency: the periods its shipments cover and the number
+    of O -> D series. Summed over parts of the rows split by product (:func:`combine_span_stats`), they equal the
+    whole table's, so that each product's part tests the same candidate dates with the same Bonferroni factor
+    and reports the same ``n_tested``."""
+    params = params or RushParams()
+    _, series = _prepared(flows, params, periods)
+    return {freq: (set(s["period"].astype("str")), int(len(s[["o", "d", "hs"]].drop_duplicates())))
+            for freq, s in series.items() if len(s)}
+
+
+def combine_span_stats(parts: list[dict]) -> dict[str, tuple[set, int]]:
+    out: dict[str, tuple[set, int]] = {}
+    for part in parts:
+        for freq, (labels, n) in (part or {}).items():
+            have = out.get(freq, (set(), 0))
+            out[freq] = (have[0] | labels, have[1] + n)
+    return out
+
+
+def _panel_labels(labels: set) -> list[str]:
+    """Every period from the first to the last of ``labels`` (one frequency)."""
+    lab = pd.Series(sorted(labels), dtype="str")
+    ords = P.period_ordinal(lab)
+    first = lab.iloc[int(np.argmin(ords))]
+    return [P.shift(first, i) for i in range(int(ords.max() - ords.min()) + 1)]
+
+
+def _on_labels(pn, labels: list[str]):
+    """The panel ``pn`` widened to the columns ``labels`` (a range containing its own): NaN where it has none."""
+    if pn.labels == labels:
+        return pn
+    off = labels.index(pn.labels[0])
+    values = np.full((pn.values.shape[0], len(labels)), np.nan)
+    values[:, off:off + len(pn.labels)] = pn.values
+    return type(pn)(pn.keys, list(labels), values, pn.freq)
+
+
+def _candidates(labels: list[str], params: RushParams, periods: list[str] | None, freq: str):
+    """(candidate cut columns, {cut: configured date}, the cuts under test) for a panel on ``labels``."""
+    test = period_mask(labels, periods)
+    pre, post, L = params.pre[freq], params.post[freq], SEASON[freq]
+    known = {}
+    for ev in params.tariff_events:
+        ev = str(ev)
+        p_e = ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}"
+        te = labels.index(p_e) if p_e in labels else None
+        if te is None or not (test[te] or params.scan):
+            continue
+        # the event's own period counts as "after" when the tariff applies for most of it
+        frac_before = (int(ev[8:10]) - 1) / 30.0 if freq == "M" else ((int(ev[5:7]) - 1) % 3) / 3.0
+        cut = te if frac_before <= 0.5 else te + 1
+        if pre <= cut <= len(labels) - post:
+            known.setdefault(cut, ev)
+    # every other period is a candidate too: the tariff dates of the world are not all in the config
+    cuts = sorted(known)
+    if params.scan:
+        cuts = sorted(set(cuts) | {c for c in range(pre + L + 1, len(labels) - post + 1) if c not in known})
+    # a configured date is under test by its event's period
+    under_test = [c for c in cuts if test[labels.index(_event_period(known[c], labels, c)) if c in known else c]]
+    return cuts, known, under_test
+
+
 def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[str] | None = None,
-        mirror_gaps: pd.DataFrame | None = None) -> CheckResult:
+        mirror_gaps: pd.DataFrame | None = None, stats: dict | None = None) -> CheckResult:
     """Surges followed by drops; at a configured tariff date the finding's period is the event's period (month or
     quarter), which counts as "after" the event when the tariff applies for at least half of it; elsewhere it is
     the first period of the fall.
 
-    A finding is kept when the event's period is under test (all when ``periods`` is ``None``)."""
+    A finding is kept when the event's period is under test (all when ``periods`` is ``None``). ``stats``: the
+    run's :func:`span_stats` when ``flows`` is a part of the table split by product (the engines' partitions);
+    computed from ``flows`` when absent."""
     params = params or RushParams()
-    keep, led = usable_rows(flows, params.include_estimated, CHECK)
-    usable = np.arange(len(flows)) if keep is None else np.flatnonzero(keep)
-    by_freq, _ = row_frequencies(flows, usable)
+    led, series = _prepared(flows, params, periods)
+    if stats is None:
+        stats = {freq: (set(s["period"].astype("str")), int(len(s[["o", "d", "hs"]].drop_duplicates())))
+                 for freq, s in series.items() if len(s)}
     out = []
     tested = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for freq, part in by_freq.items():
-            if freq == "A":
-                led.notes.append("rush: annual data cannot show a pre-tariff rush; annual rows not used")
+        for freq in ("Q", "M"):
+            if freq not in stats:
                 continue
-            # an event under test reads the pre-event history a season back, and the periods after it
-            # (rows without a period are left out: the sums below drop them)
-            # With the scan on, the whole history is read whatever the periods under test: the scan's Bonferroni
-            # count and its one-finding-per-rush choice look at every candidate period, so a run restricted to
-            # some periods finds there exactly what the full run finds there.
-            before = {freq: params.pre[freq] + params.history[freq] + SEASON[freq] + 2}
-            rows = reach_rows(flows, part, None if params.scan else periods, before,
-                              {freq: params.post[freq] + 1})
-            s = _series(flows, rows, params)
-            if s.empty:
+            labels = _panel_labels(stats[freq][0])
+            cuts, known, under_test = _candidates(labels, params, periods, freq)
+            tested += stats[freq][1] * len(under_test)  # series x candidate periods under test, whole run
+            s = series.get(freq)
+            if s is None or s.empty:
                 continue
-            pn = build_panel(s, ["o", "d", "hs"], value="v", freq=freq)
+            pn = _on_labels(build_panel(s, ["o", "d", "hs"], value="v", freq=freq), labels)
             L = SEASON[freq]
             v = merge_jan_feb(pn) if freq == "M" else pn.values
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -271,30 +352,8 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
             g = lv - lagged(lv, L)
             med, spread, _ = trailing_stats(g, params.history[freq], params.min_history[freq])
             scale = np.maximum(np.nan_to_num(spread, nan=np.inf), params.min_scale)
-            test = period_mask(pn.labels, periods)
             pre, post = params.pre[freq], params.post[freq]
-            known = {}
-            for ev in params.tariff_events:
-                ev = str(ev)
-                p_e = ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}"
-                te = pn.labels.index(p_e) if p_e in pn.labels else None
-                if te is None or not (test[te] or params.scan):
-                    continue
-                # the event's own period counts as "after" when the tariff applies for most of it
-                frac_before = (int(ev[8:10]) - 1) / 30.0 if freq == "M" else ((int(ev[5:7]) - 1) % 3) / 3.0
-                cut = te if frac_before <= 0.5 else te + 1
-                if pre <= cut <= len(pn.labels) - post:
-                    known.setdefault(cut, ev)
-            # every other period is a candidate too: the tariff dates of the world are not all in the config
-            cuts = sorted(known)
-            if params.scan:
-                cuts = sorted(set(cuts) | {c for c in range(pre + L + 1, len(pn.labels) - post + 1)
-                                           if c not in known})
             n_scan = sum(c not in known for c in cuts)
-            # series x candidate periods under test (a configured date is under test by its event's period)
-            under_test = [c for c in cuts if test[pn.labels.index(_event_period(known[c], pn.labels, c))
-                                                   if c in known else c]]
-            tested += int(len(pn.keys)) * len(under_test)
             ev_rows = []
             for cut in cuts:
                 surge, drop, k_pre, k_post = _event(g, med, scale, cut, pre, post)
