@@ -171,6 +171,26 @@ def test_a_fabricating_reporter_is_one_case():
     assert case["usd_at_stake"] == pytest.approx(8 * 6 * 2e8)
 
 
+def test_a_reporter_side_case_leaves_out_the_pair_that_carries_the_money():
+    """Ecuador's import reports disagree with eight partners' at once (no digit test fails): one case about its
+    imports. China -> Ecuador, flagged in the same months with 40 bn (more than all eight together), is a cause of
+    its own and stays its own case; without that rule it is one member among nine."""
+    rng = np.random.default_rng(8)
+    months = [f"2023-{m:02d}" for m in range(1, 13)]
+    rows = _background(rng, months)
+    for k, partner in enumerate(PARTNERS8):
+        for t in months[3:9]:
+            rows.append(_gap(partner, "ECU", t, 3.0 + 0.1 * k, usd=2e8))
+    rows += [_gap("CHN", "ECU", t, 3.5, usd=4e10 / 6) for t in months[3:9]]
+    r = ranked(ranking.rank(make_findings(rows), None))
+    ecu = r.loc[r["partner"].eq("ECU") | r["subject"].str.contains("ECU")]
+    assert sorted(ecu["subject"]) == ["CHN>ECU", "ECU[M]"], ecu[["case_id", "subject"]]
+    assert ecu.set_index("subject").loc["CHN>ECU", "usd_at_stake"] == pytest.approx(4e10)
+    together = ranked(ranking.rank(make_findings(rows), None,
+                                   params=ranking.RankingParams(reporter_case_max_share=1.01)))
+    assert not together["subject"].eq("CHN>ECU").any()
+
+
 def test_a_chronic_gap_is_not_ranked_as_news():
     rng = np.random.default_rng(6)
     months = [f"{y}-{m:02d}" for y in (2022, 2023) for m in range(1, 13)]

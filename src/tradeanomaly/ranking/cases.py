@@ -27,7 +27,8 @@ break the other way), and widens the window only when at least ``extend_share`` 
 3. a reporter whose pairs on one side are flagged (mirror or price evidence of at least ``breadth_evidence``)
    with at least ``reporter_case_min`` partners and ``reporter_case_share`` of its partners in the same periods,
    far more than other economies at that time, becomes one case about that side of its reports; a pair that
-   qualifies for both of its economies goes to the side with more partners.
+   qualifies for both of its economies goes to the side with more partners, and a pair whose evidence stands far
+   above the other pairs' (``reporter_case_outlier_z``) stays its own case.
 
 The members of each case stay inspectable (:func:`tradeanomaly.ranking.rank_cases` returns them).
 """
@@ -142,7 +143,7 @@ def _episode_table(sp: pd.DataFrame) -> pd.DataFrame:
         "key": first["key"], "shape": first["shape"], "_freq": first["_freq"], "lo": g["m0"].min(),
         "hi": g["m1"].max(), "exporter": first["exporter"], "importer": first["importer"],
         "hs": first["hs"], "product": first["product"], "reporter": first["reporter"],
-        "priority": g["priority"].max(), "evidence": g["evidence"].max(),
+        "priority": g["priority"].max(), "evidence": g["evidence"].max(), "usd": g["usd"].max(),
         "lead_family": g.apply(_lead_family, include_groups=False),
         "top_score": g["top_score"].max(),
         "dated": (sp["period"].astype("str") != "").groupby(sp["_ep"]).all(),
@@ -333,6 +334,24 @@ def _reporter_sides(ep: pd.DataFrame, free: np.ndarray, case: pd.Series, sp: pd.
     best_key = np.array([digit_keys.get(":".join(k.split(":")[:3]), k) if k is not None else k for k in best_key],
                         dtype=object)
     has = best_key != None  # noqa: E711 - object array
+    # a pair whose evidence stands far above that of the other pairs the reporter's side takes (robust z of at
+    # least reporter_case_outlier_z) has a cause of its own: the breadth explains the many, not the one
+    # (or that carries at least reporter_case_max_share of the side's dollars: one pair holding the money is not
+    # "many partners at once"). Not for a side whose digits fail: invented figures touch the largest partner too
+    window = has & np.array([k is not None and "#" not in str(k) for k in best_key], dtype=bool)
+    if window.any():
+        usd = (np.clip(np.nan_to_num(pairs["usd"].to_numpy(dtype=float), nan=0.0), 0.0, None)
+               if "usd" in pairs else np.zeros(len(pairs)))
+        side = np.array([":".join(str(k).split(":")[:3]) for k in best_key[window]], dtype=object)  # C:ISO3:X
+        ev = pd.DataFrame({"k": side, "e": pairs["evidence"].to_numpy(dtype=float)[window], "u": usd[window]})
+        own = np.zeros(len(ev), dtype=bool)
+        if params.reporter_case_outlier_z > 0:
+            med = ev.groupby("k")["e"].transform("median")
+            mad = (ev["e"] - med).abs().groupby(ev["k"]).transform("median")
+            own |= ((ev["e"] - med) / np.maximum(1.4826 * mad, 0.15) >= params.reporter_case_outlier_z).to_numpy()
+        total = ev.groupby("k")["u"].transform("sum").to_numpy()
+        own |= (total > 0) & (ev["u"].to_numpy() >= params.reporter_case_max_share * total)
+        has[np.flatnonzero(window)[own]] = False
     case = case.copy()
     case.loc[pairs.index[has]] = best_key[has]
     return case

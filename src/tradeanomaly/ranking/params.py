@@ -74,6 +74,11 @@ class RankingParams:
     #: its partners (a third), are flagged in the same periods on the same side (its exports, or its imports)
     reporter_case_min: int = 5
     reporter_case_share: float = 0.34
+    #: of the pairs a reporter's side takes, one whose evidence is this many robust SD above the median of the
+    #: side's pairs in the window stays its own case (0: none)
+    reporter_case_outlier_z: float = 3.0
+    #: ... and so does one that carries at least this share of the dollars of the side's pairs
+    reporter_case_max_share: float = 0.5
     #: a reporter's digits take its pairs of the window only when the digit test's own score (-log10 q, or the
     #: window's robust z) reaches this
     digits_case_min_score: float = 3.0
