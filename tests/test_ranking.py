@@ -191,6 +191,25 @@ def test_a_reporter_side_case_leaves_out_the_pair_that_carries_the_money():
     assert not together["subject"].eq("CHN>ECU").any()
 
 
+def test_scattered_flags_of_a_long_window_weigh_less_than_a_sustained_break():
+    """Two pairs with the same six findings (same scores, same dollars): Peru -> Chile in six consecutive months,
+    Colombia -> Chile every fifth month over 26 (one episode, its gaps bridged: 2022-05..2024-06). Counted over the months from
+    first to last flag, the scattered one is the best of 26 tests, not of 6, and ranks below; counted over its
+    flags alone the two tie."""
+    rng = np.random.default_rng(9)
+    months = [f"{y}-{m:02d}" for y in (2022, 2023, 2024) for m in range(1, 13)]
+    rows = _background(rng, months)
+    rows += [_gap("PER", "CHL", t, 6.0, usd=1e9) for t in months[4:10]]
+    rows += [_gap("COL", "CHL", t, 6.0, usd=1e9) for t in months[4:30:5]]
+    on = ranked(ranking.rank(make_findings(rows), None)).set_index("subject")
+    off = ranked(ranking.rank(make_findings(rows), None, params=ranking.RankingParams(case_span_tests=False)))
+    off = off.set_index("subject")
+    assert on.loc["COL>CHL", "period"] == "2022-05:2024-06"
+    assert off.loc["PER>CHL", "score"] == pytest.approx(off.loc["COL>CHL", "score"])
+    assert on.loc["PER>CHL", "rank"] < on.loc["COL>CHL", "rank"]
+    assert on.loc["COL>CHL", "score"] < 0.95 * on.loc["PER>CHL", "score"]
+
+
 def test_a_chronic_gap_is_not_ranked_as_news():
     rng = np.random.default_rng(6)
     months = [f"{y}-{m:02d}" for y in (2022, 2023) for m in range(1, 13)]

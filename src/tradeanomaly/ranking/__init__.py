@@ -161,11 +161,24 @@ def confidence_of(evidence: np.ndarray, scale: float) -> np.ndarray:
     return 1.0 - np.exp(-np.clip(np.asarray(evidence, dtype=float), 0.0, None) / scale)
 
 
+def case_tests(sp: pd.DataFrame) -> pd.Series:
+    """Per case, the subject-periods it stands for: for each of its subjects, every period from the first to the
+    last it is flagged in (the unflagged ones between count as tests that found nothing, ``p = 1``), and one for a
+    test over the whole sample. A subject flagged in 3 scattered months of 30 is then judged as the best of 30
+    months, not of 3: sustained breaks keep their evidence, the scattered exceedances of a noisy series lose it."""
+    dated = (sp["period"].astype("str") != "").to_numpy()
+    d = sp.loc[dated]
+    g = d.groupby(["case", "subject"], sort=True)["_ord"]
+    span = (g.max() - g.min() + 1).groupby(level=0).sum()
+    undated = sp.loc[~dated].groupby("case").size()
+    return span.add(undated, fill_value=0).astype(float)
+
+
 def case_evidence(sp: pd.DataFrame, long: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
     """Per case: ``surprise`` (per family, ``-log10`` of the harmonic mean p over the case's subject-periods; summed
     over families; the ensemble's beside them), ``prior``, ``evidence = prior * surprise / log10(N)`` (N the
     subject-periods of the lead's kind in the run) and ``n_families``."""
-    n = sp.groupby("case").size()
+    n = case_tests(sp) if params.case_span_tests else sp.groupby("case").size()
     lf = long.merge(sp[["subject", "period", "case"]], on=["subject", "period"])
     key = lf["case"].astype("str") + "\x1f" + lf["family"].astype("str")
     n_key = pd.Series(n.reindex(lf["case"]).to_numpy(), index=key.to_numpy()).groupby(level=0).first()

@@ -98,6 +98,9 @@ class RankingParams:
     #: a pair counts towards a reporter's breadth (see ``reporter_case_min``) at this evidence or above
     breadth_evidence: float = 0.5
     max_structural: int = 50
+    #: a case's harmonic mean p counts every period from a subject's first flag to its last as a test (the
+    #: unflagged ones at p = 1; see :func:`tradeanomaly.ranking.case_tests`); False: the flagged ones only
+    case_span_tests: bool = True
     max_members: int = 2000
 
     def __post_init__(self):
