@@ -162,16 +162,20 @@ def confidence_of(evidence: np.ndarray, scale: float) -> np.ndarray:
 
 
 def case_tests(sp: pd.DataFrame) -> pd.Series:
-    """Per case, the subject-periods it stands for: for each of its subjects, every period from the first to the
-    last it is flagged in (the unflagged ones between count as tests that found nothing, ``p = 1``), and one for a
-    test over the whole sample. A subject flagged in 3 scattered months of 30 is then judged as the best of 30
-    months, not of 3: sustained breaks keep their evidence, the scattered exceedances of a noisy series lose it."""
+    """Per case, the subject-periods it stands for: for each subject of the case with its products rolled up (a
+    pair, a route, a reporter's side), every period from the first to the last it is flagged in (the unflagged
+    ones between count as tests that found nothing, ``p = 1``), plus each further product flagged in one of those
+    periods, plus one per test over the whole sample. A pair flagged in 3 scattered months of 30 is then judged as
+    the best of 30 months, not of 3: sustained breaks keep their evidence, the scattered exceedances of a noisy
+    series lose it."""
     dated = (sp["period"].astype("str") != "").to_numpy()
     d = sp.loc[dated]
-    g = d.groupby(["case", "subject"], sort=True)["_ord"]
+    d = d.assign(_s=d["subject"].astype("str").str.replace(r":[^\[\]>]*", "", regex=True).to_numpy())
+    g = d.groupby(["case", "_s"], sort=True)["_ord"]
     span = (g.max() - g.min() + 1).groupby(level=0).sum()
+    products = d.groupby("case").size() - d.drop_duplicates(["case", "_s", "_ord"]).groupby("case").size()
     undated = sp.loc[~dated].groupby("case").size()
-    return span.add(undated, fill_value=0).astype(float)
+    return span.add(products, fill_value=0).add(undated, fill_value=0).astype(float)
 
 
 def case_evidence(sp: pd.DataFrame, long: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
