@@ -105,7 +105,7 @@ def rank_cases(findings: pd.DataFrame, scores: ScoreResult | None = None, *, par
     # its case takes the dollars of the pairs it explains)
     no_amount = ~(sp["usd"].to_numpy(dtype=float) > 0)
     flagged = (sp["priority"].to_numpy() >= params.min_score) | (
-        no_amount & (confidence_of(sp["evidence"].to_numpy(), params.flag_evidence_scale)
+        no_amount & (confidence_of(sp["evidence"].to_numpy(), params.no_amount_evidence_scale)
                      >= params.min_confidence_no_amount))
     sp = sp.loc[flagged].reset_index(drop=True)
     if sp.empty:
