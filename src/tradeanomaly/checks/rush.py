@@ -260,7 +260,10 @@ def span_stats(flows: pd.DataFrame, params: RushParams | None = None,
     whole table's, so that each product's part tests the same candidate dates with the same Bonferroni factor
     and reports the same ``n_tested``."""
     params = params or RushParams()
-    _, series = _prepared(flows, params, periods)
+    return _stats_of(_prepared(flows, params, periods)[1])
+
+
+def _stats_of(series: dict) -> dict[str, tuple[set, int]]:
     return {freq: (set(s["period"].astype("str")), int(len(s[["o", "d", "hs"]].drop_duplicates())))
             for freq, s in series.items() if len(s)}
 
@@ -329,8 +332,7 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
     params = params or RushParams()
     led, series = _prepared(flows, params, periods)
     if stats is None:
-        stats = {freq: (set(s["period"].astype("str")), int(len(s[["o", "d", "hs"]].drop_duplicates())))
-                 for freq, s in series.items() if len(s)}
+        stats = _stats_of(series)
     out = []
     tested = 0
     with warnings.catch_warnings():

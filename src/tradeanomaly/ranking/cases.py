@@ -85,8 +85,7 @@ def base_keys(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
     # a product whose strongest subject-period is led by a product-specific finding (a rush) is its own case key
     # in every period, so that the surge and the series break it leaves stay one case; a product whose strongest
     # evidence is of another kind (a mirror gap, a price) rolls up to its pair even when a rush shows somewhere
-    specific = (sp["specific"].to_numpy(dtype=bool) if "specific" in sp else
-                sp["top_check"].astype("str").isin(list(params.product_specific_checks)).to_numpy())
+    specific = sp["top_check"].astype("str").isin(list(params.product_specific_checks)).to_numpy()
     weight = sp["priority"] if "priority" in sp else sp["evidence"]
     strongest = (pd.DataFrame({"s": subj.to_numpy(), "w": weight.to_numpy(dtype=float), "x": specific})
                  .loc[prod & (shape == "pair")].sort_values(["s", "w"], ascending=[True, False], kind="mergesort")
@@ -340,8 +339,7 @@ def _reporter_sides(ep: pd.DataFrame, free: np.ndarray, case: pd.Series, sp: pd.
     # "many partners at once"). Not for a side whose digits fail: invented figures touch the largest partner too
     window = has & np.array([k is not None and "#" not in str(k) for k in best_key], dtype=bool)
     if window.any():
-        usd = (np.clip(np.nan_to_num(pairs["usd"].to_numpy(dtype=float), nan=0.0), 0.0, None)
-               if "usd" in pairs else np.zeros(len(pairs)))
+        usd = np.clip(np.nan_to_num(pairs["usd"].to_numpy(dtype=float), nan=0.0), 0.0, None)
         side = np.array([":".join(str(k).split(":")[:3]) for k in best_key[window]], dtype=object)  # C:ISO3:X
         ev = pd.DataFrame({"k": side, "e": pairs["evidence"].to_numpy(dtype=float)[window], "u": usd[window]})
         own = np.zeros(len(ev), dtype=bool)

@@ -168,9 +168,6 @@ def subject_periods(fraud: pd.DataFrame, ensemble: pd.DataFrame | None,
     sp["top_score"] = lead["score"]
     sp["detail"] = lead["detail"]
     sp["n_ref"] = lead["_n"]
-    # the subject-period's strongest finding is of a check that names a product-specific cause (a rush): a rush
-    # seen beside stronger mirror or price evidence of the same product is not what the product is about
-    sp["specific"] = lead["check"].astype("str").isin(list(params.product_specific_checks)).to_numpy(dtype=bool)
     # a route seen by the pass-through bound alone (no share shift at the destination, no co-movement of the legs)
     # may be a large economy whose exports simply grew
     rt = f["signal"].astype("str").str.startswith(("entrepot.share_shift", "entrepot.comovement")).to_numpy()
