@@ -208,7 +208,7 @@ def test_run_groups_by_several_columns():
 
 
 def test_duplication_in_a_second_thread_gives_the_same_result(monkeypatch):
-    from tradeanomaly.checks import benford as bfm
+    from tradeanomaly.checks.benford import engine as bfm  # PARALLEL_MIN is read where it is defined
 
     rng = np.random.default_rng(11)
     x = np.round(np.exp(rng.normal(8, 3, 50_000)), 2)

@@ -1,0 +1,236 @@
+"""The per-record passes of the one-pass engine: digits, mantissa, collapsed amounts, cents and their trailing
+zeros (chunk by chunk), last two digits and round flags at each group's own precision, round-number statistics,
+and number duplication by one sort of hashed amounts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..digits import _POW10, _POW_TABLE, _TABLE_OFFSET, integer_part, leading_digits
+from .stats import LAST_TWO_MIN_UNITS, MAX_CENTS, ROUND_MIN_UNITS
+
+
+# exact powers of ten, shared with the digit extraction
+_POW10_F = _POW10[:19]
+
+
+def _pow10(k: np.ndarray) -> np.ndarray:
+    return _POW_TABLE[k + _TABLE_OFFSET]
+
+
+_PASS_CHUNK = 1 << 16
+_TZ_STEPS = ((8, 1e8), (4, 1e4), (2, 100.0), (1, 10.0))
+N_TZ = 16  # trailing zeros of cents are counted up to 15
+
+
+def _chunks(n: int, n_groups: int):
+    # per-chunk group histograms cost O(n_groups): keep chunks several times larger than the group count
+    size = max(_PASS_CHUNK, 8 * n_groups)
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _trailing_zeros_fast(n: np.ndarray) -> np.ndarray:
+    """Trailing decimal zeros of whole numbers held as doubles below 2**50 (capped at 15), by halving steps.
+
+    Float division is exact enough here (a quotient of such a whole number by a power of ten is an integer exactly
+    when it divides) and much faster than int64 division."""
+    tz = np.zeros(n.shape, dtype=np.int8)
+    cur = np.where(n >= 1, n, np.nan)  # NaN never divides: zero and the too-large (-1) get no trailing zeros
+    for step, div in _TZ_STEPS:
+        q = np.floor(cur / div)
+        hit = q * div == cur
+        np.copyto(cur, q, where=hit)
+        tz += hit.view(np.int8) * np.int8(step)
+    return tz
+
+
+def _by_group(gc: np.ndarray, weights: np.ndarray | None, n_groups: int) -> np.ndarray:
+    if n_groups == 1:
+        return np.array([float(len(gc)) if weights is None else float(weights.sum(dtype=np.float64))])
+    return np.bincount(gc, weights=weights, minlength=n_groups)
+
+
+def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
+    """Everything computed per record, in cache-sized chunks; per-group sums accumulate chunk by chunk."""
+    n = len(x)
+    m2, e = leading_digits(x, 2)
+    idx = m2 - 10 if n_groups == 1 else g * 90 + (m2 - 10)
+    out = {
+        "first_two": m2,
+        "c_ft": np.bincount(idx, minlength=n_groups * 90).reshape(n_groups, 90),
+        "sums": np.bincount(idx, weights=x, minlength=n_groups * 90).reshape(n_groups, 90),
+    }
+    del idx
+    emin = int(e.min()) if n else 0
+    n_dec = (int(e.max()) - emin + 1) if n else 1
+    acc = {k: np.zeros(n_groups) for k in ("cos_sum", "sin_sum", "mant_sum", "mant2_sum", "coll_sum", "n10")}
+    tz_all = np.zeros(n, dtype=np.int8)
+    cents = np.full(n, -1.0)
+    hashes = np.empty(n, dtype=np.uint64)
+    for a, b in _chunks(n, n_groups):
+        xc, gc, ec = x[a:b], g[a:b], e[a:b]
+        # x collapsed to [10, 100) by its exact decimal exponent: the distortion factor's values, and (in float32,
+        # whose 1e-7 rounding averages out far below the sampling noise) the mantissa log10(x) - e
+        coll = xc * _pow10(1 - ec)
+        ge10 = xc >= 10
+        if ge10.all():
+            acc["coll_sum"] += _by_group(gc, coll, n_groups)
+            acc["n10"] += _by_group(gc, None, n_groups)
+        else:
+            acc["coll_sum"] += _by_group(gc[ge10], coll[ge10], n_groups)
+            acc["n10"] += _by_group(gc[ge10], None, n_groups)
+        mant = np.log10(coll.astype(np.float32)) - np.float32(1)
+        mant -= mant >= 1  # a value that rounds up to 100 sits at mantissa 0 of the circle
+        ang = np.float32(2 * np.pi) * mant
+        acc["cos_sum"] += _by_group(gc, np.cos(ang), n_groups)
+        acc["sin_sum"] += _by_group(gc, np.sin(ang), n_groups)
+        acc["mant_sum"] += _by_group(gc, mant, n_groups)
+        m64 = mant.astype(np.float64)
+        if n_groups == 1:
+            acc["mant2_sum"] += float(np.dot(m64, m64))
+        else:
+            acc["mant2_sum"] += _by_group(gc, m64 * m64, n_groups)
+        ok = xc < MAX_CENTS
+        cc = (integer_part(xc * 100, as_float=True) if ok.all()
+              else np.where(ok, integer_part(np.where(ok, xc, 0) * 100, as_float=True), -1.0))
+        cents[a:b] = cc
+        tz_all[a:b] = _trailing_zeros_fast(cc)
+        hashes[a:b] = _mix64(xc)
+    out.update(acc)
+    # groups x decades and groups x trailing-zeros histograms, one pass each over compact per-record codes
+    ok = cents >= 0
+    if n_groups == 1:
+        dec = np.bincount(e - emin, minlength=n_dec).reshape(1, n_dec)
+        tz_hist = np.bincount(tz_all if ok.all() else tz_all[ok], minlength=N_TZ).reshape(1, N_TZ)
+    else:
+        dec = np.bincount(g * n_dec + (e - emin), minlength=n_groups * n_dec).reshape(n_groups, n_dec)
+        tz_hist = np.bincount((g * N_TZ + tz_all)[ok], minlength=n_groups * N_TZ).reshape(n_groups, N_TZ)
+    out.update({"dec": dec, "emin": emin, "tz_hist": tz_hist, "cents": cents, "hash": hashes})
+    return out
+
+
+def _unit_pass(cents, g, unit_exp, n_groups):
+    """Last two digits and round flags at each group's own precision (``unit_exp``: power of ten, in cents)."""
+    n = len(cents)
+    last_two = np.full(n, -1, dtype=np.int64)
+    rec_round = np.zeros(n, dtype=bool)
+    l2_idx = None if n_groups == 1 else np.empty(n, dtype=np.int64)
+    c_l2 = np.zeros(100, dtype=np.int64)
+    rn_n = np.zeros(n_groups + 1, dtype=np.int64)
+    rn_k = np.zeros(n_groups + 1, dtype=np.int64)
+    single = n_groups == 1
+    for a, b in _chunks(n, n_groups):
+        gc = None if single else g[a:b]
+        div = _POW10_F[unit_exp[0]] if single else _POW10_F[unit_exp[gc]]
+        units = np.floor(cents[a:b] / div)  # cents of -1 (too large) give negative units
+        l2 = units - np.floor(units / 100) * 100
+        l2_ok = units >= LAST_TWO_MIN_UNITS
+        lt = np.where(l2_ok, l2, -1).astype(np.int64)
+        last_two[a:b] = lt
+        elig = units >= ROUND_MIN_UNITS
+        hit = elig & (l2 == 0)
+        rec_round[a:b] = hit
+        if single:
+            c_l2 += np.bincount(lt[l2_ok], minlength=100)
+            rn_n[0] += np.count_nonzero(elig)
+            rn_k[0] += np.count_nonzero(hit)
+        else:
+            # invalid records go to one extra bin at the end, dropped below (no boolean indexing)
+            l2_idx[a:b] = np.where(l2_ok, gc * 100 + lt, n_groups * 100)
+            rn_n += np.bincount(np.where(elig, gc, n_groups), minlength=n_groups + 1)
+            rn_k += np.bincount(np.where(hit, gc, n_groups), minlength=n_groups + 1)
+    if not single:
+        c_l2 = np.bincount(l2_idx, minlength=n_groups * 100 + 1)[:-1]
+    return last_two, rec_round, c_l2.reshape(n_groups, 100), rn_n[:-1], rn_k[:-1]
+
+
+def _round_stats(n: np.ndarray, k: np.ndarray, p: float = 0.01) -> dict[str, np.ndarray]:
+    from scipy import stats
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nn = np.where(n > 0, n, np.nan)
+        share = k / nn
+        z = (k - nn * p - 0.5) / np.sqrt(nn * p * (1 - p))
+        z = np.maximum(z, 0.0)
+        pval = np.where(n > 0, stats.binom.sf(k - 1, n, p), np.nan)
+    return {"n": n, "count": k, "share": share, "z": z, "pvalue": pval}
+
+
+def _mix64(bits: np.ndarray) -> np.ndarray:
+    """A bijective 64-bit mix of the amounts' bit patterns (odd multiplier, then xor-shift): equal amounts give
+    equal keys, distinct amounts distinct keys, and the high bits are well spread for the group-prefixed key."""
+    with np.errstate(over="ignore"):
+        z = bits.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z ^= z >> np.uint64(29)
+    return z
+
+
+def _duplicates(x: np.ndarray, g: np.ndarray, n_groups: int, top: int,
+                hashes: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Most repeated amounts per group by one sort of (group, hash of amount) keys; top values verified exactly."""
+    top_values = np.full((n_groups, top), np.nan)
+    top_counts = np.zeros((n_groups, top), dtype=np.int64)
+    n = np.array([len(x)]) if n_groups == 1 else np.bincount(g, minlength=n_groups)
+    if len(x) == 0:
+        return {"n": n, "top_values": top_values, "top_counts": top_counts,
+                "duplicated_share": np.full(n_groups, np.nan)}
+    h = _mix64(x) if hashes is None else hashes
+    if n_groups == 1:
+        hbits = 64
+        rec_key = h
+    else:
+        gbits = int(n_groups - 1).bit_length()
+        hbits = 64 - gbits
+        rec_key = (g.astype(np.uint64) << np.uint64(hbits)) | (h >> np.uint64(gbits))
+    key = np.sort(rec_key)
+    # only the duplicate structure is materialised: d holds i where key[i] == key[i + 1]
+    d = np.flatnonzero(key[1:] == key[:-1])
+    if len(d):
+        first_d = np.r_[0, np.flatnonzero(np.diff(d) != 1) + 1]
+        run = np.diff(np.r_[first_d, len(d)]) + 1
+        run_key = key[d[first_d]]
+    else:
+        run = np.zeros(0, dtype=np.int64)
+        run_key = np.zeros(0, dtype=np.uint64)
+    run_group = (np.zeros(len(run_key), dtype=np.int64) if n_groups == 1
+                 else (run_key >> np.uint64(hbits)).astype(np.int64))
+    dup_records = np.bincount(run_group, weights=run, minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dup_share = dup_records / np.where(n > 0, n, np.nan)
+    # top runs per group: order by (group, -count)
+    cand = np.arange(len(run))
+    if n_groups == 1 and len(cand) > top:
+        # one group: only runs at least as long as the top-th longest can be listed (ties kept, ordered below)
+        kth = np.partition(run[cand], len(cand) - top)[len(cand) - top]
+        cand = cand[run[cand] >= kth]
+    if len(cand):
+        # runs are in (group, hash) order already; a stable sort on (group, -count) keeps the hash order for ties
+        big = int(run[cand].max()) + 1
+        order = cand[np.argsort(run_group[cand] * big + (big - 1 - run[cand]), kind="stable")]
+        og = run_group[order]
+        first = np.r_[0, np.flatnonzero(og[1:] != og[:-1]) + 1]
+        rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+        sel = order[rank < top]
+        # map the selected hash keys back to amounts (a hash collision would merge two amounts: drop such runs)
+        sel_sorted = np.sort(run_key[sel])
+        if len(sel_sorted) <= 100:
+            pos = np.flatnonzero(np.isin(rec_key, sel_sorted))
+        else:
+            # a bit table on the keys' low (hash) bits screens the records; the few that pass are checked exactly
+            mask = np.uint64((1 << 22) - 1)
+            table = np.zeros(1 << 22, dtype=bool)
+            table[(sel_sorted & mask).astype(np.intp)] = True
+            pos = np.flatnonzero(table[(rec_key & mask).astype(np.intp)])
+            at = np.minimum(np.searchsorted(sel_sorted, rec_key[pos]), len(sel_sorted) - 1)
+            pos = pos[sel_sorted[at] == rec_key[pos]]
+        kdf = pd.DataFrame({"k": rec_key[pos], "v": x[pos]})
+        agg = kdf.groupby("k", sort=True)["v"].agg(["min", "max"])
+        vmin = agg["min"].reindex(run_key[sel]).to_numpy()
+        vmax = agg["max"].reindex(run_key[sel]).to_numpy()
+        exact = vmin == vmax
+        rs = rank[rank < top]
+        gs = run_group[sel]
+        top_values[gs[exact], rs[exact]] = vmin[exact]
+        top_counts[gs[exact], rs[exact]] = run[sel][exact]
+    return {"n": n, "top_values": top_values, "top_counts": top_counts, "duplicated_share": dup_share}
