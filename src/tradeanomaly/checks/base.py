@@ -189,3 +189,16 @@ def stable_hash(keys: pd.Series, n: int) -> np.ndarray:
     """Partition number in ``range(n)`` of each key: the same on every machine and Python process."""
     h = pd.util.hash_pandas_object(keys.astype("str"), index=False, hash_key="tradeanomaly0000").to_numpy()
     return (h % np.uint64(n)).astype(np.int64)
+
+
+def finish(records: list[pd.DataFrame], check: str) -> pd.DataFrame:
+    """Concatenate finding frames and sort them on explicit keys (byte-identical output for the same input)."""
+    frames = [r for r in records if r is not None and len(r)]
+    if not frames:
+        return make_findings()
+    out = make_findings(pd.concat(frames, ignore_index=True))
+    out = out.sort_values(["signal", "score", "subject", "period"], ascending=[True, False, True, True],
+                          kind="mergesort").reset_index(drop=True)
+    out["check"] = check
+    return out
+

@@ -46,23 +46,26 @@ import pandas as pd
 from .. import periods as P
 from ..errors import ConfigError
 from ..schema import MAX_EXAMPLES, Ledger
-from .base import CheckResult
-from .series import (
+from .base import CheckResult, finish
+from .panels import (
     AGGREGATE_PARTNERS,
-    SEASON,
-    amount,
-    country,
     expand_group,
-    finish,
-    lagged,
     period_mask,
-    possessive,
-    product,
-    robust_cross_z,
-    rolling_sum,
+    SEASON,
     split_frequencies,
     sum_by,
     within_reach,
+)
+from .phrases import (
+    amount,
+    country,
+    possessive,
+    product,
+)
+from .robust import (
+    lagged,
+    robust_cross_z,
+    rolling_sum,
 )
 
 CHECK = "entrepot"
@@ -142,7 +145,7 @@ def _mapped(s: pd.Series, mapping: dict) -> np.ndarray:
 
 
 def _usable(flows: pd.DataFrame, include_estimated: bool) -> tuple[np.ndarray, Ledger]:
-    """:func:`series.usable_flows` as a row mask: the same ledger (counts and example rows), without copying the
+    """:func:`.panels.usable_flows` as a row mask: the same ledger (counts and example rows), without copying the
     flows table (the check reads a few of its columns, on integer codes)."""
     led = Ledger(stage=CHECK, rows_in=len(flows))
     n = len(flows)
@@ -186,7 +189,7 @@ def _equal(s: pd.Series, idx: np.ndarray, value: str) -> np.ndarray:
 
 def _group_sum(key: np.ndarray, v: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct ``key`` values (sorted) with the sums of ``v`` and ``q`` over their rows (pandas' grouped sum,
-    compensated and in row order, NaN where a group has no finite figure: the sums of ``series.sum_by``)."""
+    compensated and in row order, NaN where a group has no finite figure: the sums of ``panels.sum_by``)."""
     if len(key) == 0:
         return key, v, q
     sums = pd.DataFrame({"v": v, "q": q}).groupby(key, sort=True).sum(min_count=1)

@@ -38,41 +38,45 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ConfigError
-from .base import CheckResult
+from .base import CheckResult, finish
 from .. import periods as P
-from .series import (
+from .panels import (
     AGGREGATE_PARTNERS,
-    KeyTable,
-    Panel,
-    amount,
+    SEASON,
     build_panel,
     build_panels,
-    coastal_provinces,
     combine_codes,
+    _fill_panels,
     group_sorted,
     group_sums,
     key_codes,
+    KeyTable,
+    Panel,
+    period_mask,
     reach_rows,
+    split_frequencies,
     usable_rows,
     value_code,
     value_codes,
-    _fill_panels,
+)
+from .phrases import (
+    amount,
+    coastal_provinces,
     country,
-    finish,
-    lagged,
-    period_mask,
     possessive,
     product,
     province,
+)
+from .robust import (
+    MAD_TO_SD,
+    lagged,
+    nan_median,
     rolling_sum,
-    split_frequencies,
     trailing_stats,
 )
 
 CHECK = "invoice_export"
-MAD_TO_SD = 1.4826
 SMOOTH = {"M": 3, "Q": 1, "A": 1}
-SEASON = {"M": 12, "Q": 4, "A": 1}
 
 
 @dataclass(frozen=True)
@@ -475,8 +479,6 @@ def _peer_median(mat: np.ndarray, peers: np.ndarray) -> np.ndarray:
     idx = np.flatnonzero(peers)
     if len(idx) == 0:
         return out
-    from .series import nan_median
-
     for i in range(mat.shape[0]):  # 31 provinces: a short loop over rows, each step vectorised over months
         others = idx[idx != i]
         if len(others):

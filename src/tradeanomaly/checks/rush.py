@@ -27,27 +27,30 @@ import pandas as pd
 
 from .. import periods as P
 from ..errors import ConfigError
-from .base import CheckResult
-from .series import (
+from .base import CheckResult, finish
+from .panels import (
     AGGREGATE_PARTNERS,
-    SEASON,
-    amount,
     build_panel,
-    country,
     expand_group,
-    finish,
-    lagged,
-    merge_jan_feb,
-    period_mask,
-    possessive,
     key_codes,
-    product,
+    period_mask,
     reach_rows,
     row_frequencies,
-    trailing_stats,
+    SEASON,
     usable_rows,
     value_code,
     value_codes,
+)
+from .phrases import (
+    amount,
+    country,
+    possessive,
+    product,
+)
+from .robust import (
+    lagged,
+    merge_jan_feb,
+    trailing_stats,
 )
 
 CHECK = "rush"
