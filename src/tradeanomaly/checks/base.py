@@ -201,4 +201,3 @@ def finish(records: list[pd.DataFrame], check: str) -> pd.DataFrame:
                           kind="mergesort").reset_index(drop=True)
     out["check"] = check
     return out
-
