@@ -7,6 +7,9 @@ import functools
 
 import numpy as np
 
+from ..fmt import fmt_usd
+
+
 @functools.lru_cache(maxsize=None)
 def country(code: str) -> str:
     """Readable name of an ISO3 code (or the group label EU27); the code itself when unknown."""
@@ -50,15 +53,8 @@ def possessive(name: str) -> str:
 
 
 def amount(usd: float) -> str:
-    """Dollars in readable units: ``384.9 bn``, ``540.2 mn``, ``12,300``."""
-    if usd is None or not np.isfinite(usd):
-        return "n/a"
-    a = abs(usd)
-    if a >= 1e9:
-        return f"{usd / 1e9:,.1f} bn"
-    if a >= 1e6:
-        return f"{usd / 1e6:,.1f} mn"
-    return f"{usd:,.0f}"
+    """Dollars in readable units: ``384.9 bn``, ``540.2 mn``, ``12,300`` (no trillions: ``1,234.5 bn``)."""
+    return fmt_usd(usd, trn=False)
 
 
 def amounts(values: np.ndarray) -> np.ndarray:

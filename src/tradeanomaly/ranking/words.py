@@ -50,10 +50,7 @@ def country_name(code: str) -> str:
     return name or code
 
 
-def fmt_usd(v: float) -> str:
-    from ..checks.mirror import fmt_usd as _fmt
-
-    return _fmt(float(v))
+from ..fmt import fmt_usd  # noqa: E402,F401  (the one dollar formatter; importable from here)
 
 
 def case_kind(key: str, shape: str, lead_check: str, families: str) -> str:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..fmt import fmt_usd as _fmt_usd
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import RunResult
 
@@ -65,18 +67,8 @@ METHODS = [
 
 
 def fmt_usd(v) -> str:
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return ""
-    if not math.isfinite(v):
-        return ""
-    a = abs(v)
-    if a >= 1e9:
-        return f"{v / 1e9:,.2f} bn"
-    if a >= 1e6:
-        return f"{v / 1e6:,.1f} mn"
-    return f"{v:,.0f}"
+    """Dollars in the report's tables: two decimals of billions, no trillions, empty when not a number."""
+    return _fmt_usd(v, trn=False, bn_digits=2, missing="")
 
 
 def fmt_num(v, digits: int = 2) -> str:
