@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import Ledger, make_findings
+from .pair_history import _history, _names, _period_axes
 
 CHECK = "unit_value"
 MAD_TO_SD = 1.4826
@@ -152,8 +153,6 @@ def _key(*cols: np.ndarray) -> np.ndarray:
 
 def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> UnitValueResult:
     """Unit-value findings and table from the labelled mirror pair table (see module docstring)."""
-    from .mirror import _names
-
     ledger = Ledger(stage="unit_value.pairs", rows_in=len(table))
     if "qx" not in table.columns or table.empty:
         ledger.add("no_quantity", len(table))
@@ -289,8 +288,6 @@ def _own_history(t: pd.DataFrame, c: np.ndarray, test: np.ndarray, entrepot: np.
     quantity in line with its own history (a price that jumps while the goods do not). Both sides are followed:
     where both reports move together the mirror ratio stays put, and only this signal sees the mispricing
     (collusive over- or under-invoicing)."""
-    from .mirror import _history, _period_axes
-
     ordinal_l, _, _ = _period_axes(pairing.period_labels)
     ordn = ordinal_l[t["period"].cat.codes.to_numpy()]
     series = _key(t["exporter"].cat.codes.to_numpy(), t["importer"].cat.codes.to_numpy(),
