@@ -46,11 +46,11 @@ import pandas as pd
 from .dedup import KEY_COLUMNS, KeySet
 from .errors import ConfigError, SourceFormatError
 from .schema import FLOW_COLUMNS, FLOWS_SCHEMA, Ledger, ledgers_to_json
-from .sources.base import file_sha256
+from .sources import READERS, read_source, typed_options
+from .sources.base import FLOWS_DIR, as_paths, file_sha256, partition_files, write_flows_parquet  # noqa: F401
 
 Progress = Callable[[str], None]
 
-FLOWS_DIR = "flows"
 MARKER_DIR = "_ingested"
 PART_COLUMNS = [c for c in FLOW_COLUMNS if c != "period"]
 
@@ -100,8 +100,6 @@ def _held_keys(flows_dir: Path, parts: list[str]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------
 
 def _reader(source: str):
-    from .sources import READERS
-
     if source not in READERS:
         raise SourceFormatError(f"unknown source `{source}`: choose one of {', '.join(READERS)}")
     return importlib.import_module(READERS[source])
@@ -122,8 +120,6 @@ def _chunks(module, source: str, path: Path, aux: list[Path], column_map, chunk_
     skips them cheaply; otherwise they are read and dropped)."""
     iter_chunks = getattr(module, "iter_chunks", None)
     if iter_chunks is not None and column_map is None:
-        from .sources import typed_options
-
         options = typed_options(source, iter_chunks, options)
         params = inspect.signature(iter_chunks).parameters
         target = [path] + aux if next(iter(params)) == "paths" else path
@@ -134,8 +130,6 @@ def _chunks(module, source: str, path: Path, aux: list[Path], column_map, chunk_
             if i >= skip:
                 yield flows, led
         return
-    from .sources import read_source
-
     if skip:  # read whole: one chunk, which the checkpoints already hold
         return
     res = read_source(source, [path] + aux, column_map=column_map, **options)
@@ -256,8 +250,6 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
     Raises :class:`ConfigError` when ``out_dir`` already holds files that are not among ``paths`` (the folder
     mirrors exactly its inputs, so that its ledger accounts for every row in it).
     """
-    from .sources.base import as_paths
-
     progress = progress or (lambda msg: None)
     chunk_rows = int(chunk_rows)
     if chunk_rows < 1:
@@ -276,8 +268,6 @@ def ingest_partitioned(source: str, paths, out_dir, *, column_map=None, chunk_ro
     from .paths import FULL, full_error, out_lock
 
     if getattr(module, "iter_chunks", None) is not None and column_map is None:
-        from .sources import typed_options
-
         typed_options(source, module.iter_chunks, options)  # a bad option is refused before OUT is created
     out = Path(out_dir)
     written: list[int] = [0]  # bytes of the parts this call wrote, for the message of a full disk
@@ -412,7 +402,6 @@ def write_whole(flows: pd.DataFrame, ledger: Ledger, out_dir) -> Path:
     import io
 
     from .paths import out_lock
-    from .sources.base import write_flows_parquet
 
     out = Path(out_dir)
     buf = io.BytesIO()
@@ -460,17 +449,3 @@ def whole_is_complete(out_dir) -> bool:
                    for name in WHOLE_FILES)
     except (OSError, ValueError, KeyError, TypeError):
         return False
-
-
-def partition_files(path) -> tuple[Path, list[Path]]:
-    """The flows folder of an ingest (``OUT`` or ``OUT/flows``) and its part files in a fixed order.
-
-    Order: period folder, then file name (files whose name starts with ``.`` or ``_`` are not data).
-    """
-    root = Path(path)
-    if (root / FLOWS_DIR).is_dir():
-        root = root / FLOWS_DIR
-    files = sorted((f for f in root.rglob("*.parquet")
-                    if not any(part.startswith((".", "_")) for part in f.relative_to(root).parts)),
-                   key=lambda f: f.relative_to(root).as_posix())
-    return root, files

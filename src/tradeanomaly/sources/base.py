@@ -490,6 +490,24 @@ def combine_files(stage: str, results: Iterable[ReadResult], *, unit: str = "row
     return ReadResult(df, ledger)
 
 
+#: the folder of an ingest's output that holds the Parquet parts (``OUT/flows``)
+FLOWS_DIR = "flows"
+
+
+def partition_files(path) -> tuple[Path, list[Path]]:
+    """The flows folder of an ingest (``OUT`` or ``OUT/flows``) and its part files in a fixed order.
+
+    Order: period folder, then file name (files whose name starts with ``.`` or ``_`` are not data).
+    """
+    root = Path(path)
+    if (root / FLOWS_DIR).is_dir():
+        root = root / FLOWS_DIR
+    files = sorted((f for f in root.rglob("*.parquet")
+                    if not any(part.startswith((".", "_")) for part in f.relative_to(root).parts)),
+                   key=lambda f: f.relative_to(root).as_posix())
+    return root, files
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

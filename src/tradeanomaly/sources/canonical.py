@@ -35,7 +35,7 @@ from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import FLOW_COLUMNS, Ledger, validate_flows
 from .base import (EMPTY_FILE, gzip_guarded, FLOW_KEY, NA_VALUES, CodedFrame, ReadResult, as_paths, detect_encoding, duplicated_keys,
-                   duplicated_rows, finish_coded, take_text)
+                   duplicated_rows, finish_coded, partition_files, take_text)
 
 STAGE = "read:canonical"
 SOURCE = "canonical"
@@ -146,8 +146,6 @@ def _partitioned_chunks(path: Path, chunk_rows: int, allow_extra: bool
     :func:`tradeanomaly.ingest.ingest_partitioned`; ``period`` comes from the folder name when the part lacks it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from ..ingest import partition_files
 
     root, files = partition_files(path)
     if not files:
