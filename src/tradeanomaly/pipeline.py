@@ -14,7 +14,6 @@ import os
 import platform
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -24,32 +23,11 @@ from . import __version__
 from .checks.base import CheckResult
 from .config import RunConfig
 from .errors import ConfigError
+from .result import RunResult
 from .schema import Ledger, ledgers_to_json, make_findings, validate_findings
 from .sources.base import file_sha256
 
 Progress = Callable[[str], None]
-
-@dataclass
-class RunResult:
-    run_id: str
-    out_dir: Path | None
-    config: RunConfig
-    flows: pd.DataFrame
-    ledgers: list[Ledger]
-    periods: list[str]
-    findings: pd.DataFrame
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    flags: pd.DataFrame | None = None
-    members: pd.DataFrame | None = None
-    previous_run: str | None = None
-    manifest: dict = field(default_factory=dict)
-    inputs: list[dict] = field(default_factory=list)
-    #: ``auto``, ``yes`` or ``no``: write flags.xlsx (see :func:`tradeanomaly.report.write_reports`)
-    excel: str = "auto"
-    #: rows of the flows table the checks read (``flows`` holds them all under the pandas engine; under Dask,
-    #: only the rows the report's charts need)
-    n_flows: int = 0
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # input

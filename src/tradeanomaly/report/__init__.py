@@ -16,7 +16,7 @@ import pandas as pd
 from ..fmt import fmt_usd as _fmt_usd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..pipeline import RunResult
+    from ..result import RunResult
 
 #: ranked cases that get an evidence card with the chart of their series (all of them up to this many)
 TOP_CARDS = 50

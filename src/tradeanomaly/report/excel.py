@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import require
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..pipeline import RunResult
+    from ..result import RunResult
     from ..schema import Ledger
 
 #: rows a sheet holds below its header (Excel's limit is 1,048,576 including the header)
