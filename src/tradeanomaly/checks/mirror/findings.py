@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ...fmt import fmt_usd
 from ...schema import make_findings
 from ..pair_history import _names, _period_axes
 from .pairing import Pairing, _hs_level
@@ -17,20 +18,6 @@ from .params import CHECK, MirrorParams
 # ----------------------------------------------------------------------------------------------------------------
 # Findings
 # ----------------------------------------------------------------------------------------------------------------
-
-
-def fmt_usd(v: float) -> str:
-    """384.9 bn, 12.3 mn, 45,000 (no currency; the sentence says USD once)."""
-    if not math.isfinite(v):
-        return "n/a"
-    a = abs(v)
-    if a >= 1e12:
-        return f"{v / 1e12:,.2f} trn"
-    if a >= 1e9:
-        return f"{v / 1e9:,.1f} bn"
-    if a >= 1e6:
-        return f"{v / 1e6:,.1f} mn"
-    return f"{v:,.0f}"
 
 
 def _pct(t: float) -> str:
