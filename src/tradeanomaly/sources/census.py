@@ -36,7 +36,7 @@ from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import Ledger
 from .base import ReadResult, describe_columns, as_paths, combine_files, finish_flows, parse_numbers, read_text_table
-from .table import by_distinct, resolve_country_column, set_aside_countries, sum_same_key
+from .countries import by_distinct, resolve_country_column, set_aside_countries, sum_same_key
 
 STAGE = "read:census"
 SOURCE = "census"

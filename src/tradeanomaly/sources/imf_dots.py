@@ -34,7 +34,7 @@ from ..errors import ConfigError
 from ..periods import normalise_period
 from ..schema import Ledger
 from .base import ReadResult, parse_numbers, as_paths, combine_files, finish_flows, read_text_table, require_columns
-from .table import resolve_country_column, set_aside_countries
+from .countries import resolve_country_column, set_aside_countries
 
 STAGE = "read:imf-dots"
 SOURCE = "imf-dots"
