@@ -23,11 +23,11 @@ from ..errors import SourceFormatError
 from ..schema import (FLOW_COLUMNS, FLOW_TYPES, FLOWS_SCHEMA, HS_RE, ISO3_RE, PERIOD_RE, TEXT_DTYPE, Ledger,
                       SchemaError, by_value, coerce_flows, describe_failures, flows_failures, text_codes)
 
+# the flows key and the duplicate tests live in the leaf module .duplicates; importable from here as before
+from .duplicates import FLOW_KEY, drop_duplicates_across, duplicated_keys, duplicated_rows
+
 #: Only these strings mean "missing" when reading text; "NA" (Namibia) and "" codes survive as text.
 NA_VALUES = ["", "#N/A", "N/A", "NaN", "nan", "NULL", "null", "..", "...", "-", "--", "n.a.", "None"]
-
-#: Key of one reported figure: a second row with the same key is a duplicate.
-FLOW_KEY = ["period", "reporter", "region", "partner", "flow", "hs"]
 
 
 @dataclass
@@ -360,47 +360,6 @@ class CodedFrame:
         return {c: self.codes(c) for c in columns}
 
 
-def duplicated_keys(columns) -> np.ndarray:
-    """Rows whose key repeats an earlier row's (``keep="first"``), from per-column ``(codes, n_distinct)``.
-
-    Equal codes mean equal values (-1, missing, equals -1); the codes are combined into one integer per row,
-    re-numbered when the product of the column sizes would overflow, so the test is one integer hash.
-    """
-    key, card = None, 1
-    for codes, size in columns:
-        size = int(size) + 1
-        codes = np.asarray(codes).astype(np.int64) + 1
-        if key is None:
-            key, card = codes, size
-            continue
-        if card * size >= 2 ** 62:
-            key, uniq = pd.factorize(key)
-            key, card = key.astype(np.int64), max(len(uniq), 1)
-        key = key * size + codes
-        card *= size
-    if key is None:
-        return np.zeros(0, dtype=bool)
-    # pandas hashes integers almost as they are, and combined codes collide in its table: scatter the bits
-    # first (multiplying by an odd number is one-to-one on 64-bit integers, so equal keys stay equal)
-    key = (key.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)).view(np.int64)
-    return pd.Series(key, copy=False).duplicated(keep="first").to_numpy()
-
-
-def duplicated_rows(df: pd.DataFrame, columns, codes: dict | None = None) -> np.ndarray:
-    """``df.duplicated(columns, keep="first")`` on integer codes of the columns (text hashed once per column)."""
-    codes = dict(codes or {})
-    cols = []
-    for c in columns:
-        v = codes.get(c)
-        if v is None:
-            v = text_codes(df[c])
-        if v is None:
-            k, u = pd.factorize(df[c], use_na_sentinel=True)
-            v = (k, u)
-        cols.append((v[0], len(v[1])))
-    return duplicated_keys(cols)
-
-
 def _same_rows(values: pd.Series, df: pd.DataFrame) -> pd.Series:
     """``values`` for the rows of ``df`` (a subset of its rows, in order): no lookup when none were removed."""
     return values if len(values) == len(df) else values.loc[df.index]
@@ -483,8 +442,6 @@ def combine_files(stage: str, results: Iterable[ReadResult], *, unit: str = "row
         parts.append(res.flows)
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     if len(parts) > 1:
-        from .canonical import drop_duplicates_across
-
         df = drop_duplicates_across(df, ledger)
     ledger.check()
     return ReadResult(df, ledger)

@@ -34,8 +34,9 @@ import pandas as pd
 from ..errors import ConfigError, SourceFormatError
 from ..periods import normalise_periods
 from ..schema import FLOW_COLUMNS, Ledger, validate_flows
-from .base import (EMPTY_FILE, gzip_guarded, FLOW_KEY, NA_VALUES, CodedFrame, ReadResult, as_paths, detect_encoding, duplicated_keys,
-                   duplicated_rows, finish_coded, partition_files, take_text)
+from .base import (EMPTY_FILE, gzip_guarded, NA_VALUES, CodedFrame, ReadResult, as_paths, detect_encoding, finish_coded,
+                   partition_files, take_text)
+from .duplicates import _DUP_KEY, drop_duplicates_across, merge_codes
 
 STAGE = "read:canonical"
 SOURCE = "canonical"
@@ -249,8 +250,6 @@ def _dictionary_codes(arr) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniques
 
 
-_DUP_KEY = FLOW_KEY + ["valuation"]
-
 
 def _reduce(chunk: pd.DataFrame, start: int, path: Path, extra: list[str], codes: dict | None = None
             ) -> tuple[pd.DataFrame, Ledger, dict]:
@@ -383,44 +382,6 @@ def _small(coded):
     return codes, uniques
 
 
-def merge_codes(parts: list) -> tuple[np.ndarray, np.ndarray]:
-    """``(codes, uniques)`` of one column over consecutive parts, from each part's own ``(codes, uniques)``."""
-    if len(parts) == 1:
-        return parts[0]
-    offsets = np.cumsum([0] + [len(u) for _, u in parts])
-    new_of_old, uniques = pd.factorize(np.concatenate([u for _, u in parts]))
-    out = np.empty(sum(len(k) for k, _ in parts), dtype=np.int32)
-    pos = 0
-    for (k, _), a, b in zip(parts, offsets[:-1], offsets[1:]):
-        table = np.append(new_of_old[a:b], -1).astype(np.int32)
-        out[pos:pos + len(k)] = table[k]  # -1 (missing) takes the last entry: -1
-        pos += len(k)
-    return out, np.asarray(uniques, dtype=object)
-
-
-def _global_codes(parts: list) -> tuple[np.ndarray, int]:
-    codes, uniques = merge_codes(parts)
-    return codes, len(uniques)
-
-
-def drop_duplicates_across(df: pd.DataFrame, ledger: Ledger, *, chunk_codes: list[dict] | None = None
-                           ) -> pd.DataFrame:
-    """Set aside keys repeated across chunks or files (each part was de-duplicated on its own).
-
-    The rows were counted as ``kept`` by their part; they move to ``duplicate``, so the ledger still balances.
-    ``chunk_codes`` (one dict per part, in order, of ``(codes, uniques)`` per key column) spares hashing the
-    text again.
-    """
-    if chunk_codes is not None and all(v is not None for codes in chunk_codes for v in codes.values()):
-        dup = duplicated_keys(_global_codes([codes[c] for codes in chunk_codes]) for c in _DUP_KEY)
-    else:
-        dup = duplicated_rows(df, _DUP_KEY)
-    n = int(dup.sum())
-    if n:
-        ledger.counts["kept"] -= n
-        ledger.add("duplicate", n, df.loc[dup].head(3))
-        df = df.loc[~dup].reset_index(drop=True)
-    return df
 
 
 def write_flows(df: pd.DataFrame, path: "str | Path | IO[bytes]", *, format: str | None = None) -> None:
