@@ -67,7 +67,9 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
     acc = {k: np.zeros(n_groups) for k in ("cos_sum", "sin_sum", "mant_sum", "mant2_sum", "coll_sum", "n10")}
     tz_all = np.zeros(n, dtype=np.int8)
     cents = np.full(n, -1.0)
-    hashes = np.empty(n, dtype=np.uint64)
+    single = n_groups == 1
+    hashes = None if single else np.empty(n, dtype=np.uint64)
+    mant_all = np.empty(n, dtype=np.float32) if single else None
     for a, b in _chunks(n, n_groups):
         xc, gc, ec = x[a:b], g[a:b], e[a:b]
         # x collapsed to [10, 100) by its exact decimal exponent: the distortion factor's values, and (in float32,
@@ -86,18 +88,20 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
         acc["cos_sum"] += _by_group(gc, np.cos(ang), n_groups)
         acc["sin_sum"] += _by_group(gc, np.sin(ang), n_groups)
         acc["mant_sum"] += _by_group(gc, mant, n_groups)
-        m64 = mant.astype(np.float64)
-        if n_groups == 1:
-            acc["mant2_sum"] += float(np.dot(m64, m64))
+        if single:
+            mant_all[a:b] = mant  # squared and summed by _mant2_one
         else:
+            m64 = mant.astype(np.float64)
             acc["mant2_sum"] += _by_group(gc, m64 * m64, n_groups)
         ok = xc < MAX_CENTS
         cc = (integer_part(xc * 100, as_float=True) if ok.all()
               else np.where(ok, integer_part(np.where(ok, xc, 0) * 100, as_float=True), -1.0))
         cents[a:b] = cc
         tz_all[a:b] = _trailing_zeros_fast(cc)
-        hashes[a:b] = _mix64(xc)
+        if not single:
+            hashes[a:b] = _mix64(xc)
     out.update(acc)
+    out["mant"] = mant_all
     # groups x decades and groups x trailing-zeros histograms, one pass each over compact per-record codes
     ok = cents >= 0
     if n_groups == 1:
@@ -108,6 +112,20 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
         tz_hist = np.bincount((g * N_TZ + tz_all)[ok], minlength=n_groups * N_TZ).reshape(n_groups, N_TZ)
     out.update({"dec": dec, "emin": emin, "tz_hist": tz_hist, "cents": cents, "hash": hashes})
     return out
+
+
+def _mant2_one(mant: np.ndarray, n_groups: int) -> float:
+    """Sum of the squared mantissas of one sample: ``np.dot`` chunk by chunk, the chunks of the record pass.
+
+    Apart from that pass because BLAS splits each dot over its threads: interleaved with the pass, and with the
+    duplication test sorting on the other core, each of the hundred-odd calls waited for BLAS's sleeping thread
+    (0.5 to 1 s per 10 million amounts on a busy two-core machine); back to back, once that sort is done, they take
+    milliseconds. Same chunks, same order of additions, so the same sum bit for bit."""
+    total = 0.0
+    for a, b in _chunks(len(mant), n_groups):
+        m64 = mant[a:b].astype(np.float64)
+        total += float(np.dot(m64, m64))
+    return total
 
 
 def _unit_pass(cents, g, unit_exp, n_groups):
@@ -166,6 +184,61 @@ def _mix64(bits: np.ndarray) -> np.ndarray:
     return z
 
 
+#: amounts in whole cents below this many cents are counted in a table by the duplication test, not sorted
+_CENTS_TABLE = 1 << 22
+
+
+def _cents_keys(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The amounts that are whole cents below :data:`_CENTS_TABLE` (``x == c / 100`` exactly, so ``c`` and ``x``
+    determine each other), as a mask and their cents as table indices."""
+    c = np.rint(x * 100.0)
+    t = (c < _CENTS_TABLE) & (c / 100.0 == x)
+    return t, c[t].astype(np.intp)
+
+
+def _runs_one(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every amount of one sample that occurs more than once, with its count (in no particular order).
+
+    Amounts in whole cents below :data:`_CENTS_TABLE` are counted with one ``bincount``; only the others are
+    sorted. The runs are the same as those of a sort of every amount."""
+    t, cents = _cents_keys(x)
+    table = np.bincount(cents)
+    del cents
+    tv = np.flatnonzero(table >= 2)
+    t_run = table[tv]
+    del table
+    rest = np.sort(x[~t])
+    del t
+    d = np.flatnonzero(rest[1:] == rest[:-1])
+    if len(d):
+        first_d = np.r_[0, np.flatnonzero(np.diff(d) != 1) + 1]
+        s_run = np.diff(np.r_[first_d, len(d)]) + 1
+        s_val = rest[d[first_d]]
+    else:
+        s_run = np.zeros(0, dtype=np.int64)
+        s_val = np.zeros(0)
+    return np.concatenate([tv / 100.0, s_val]), np.concatenate([t_run, s_run]).astype(np.int64)
+
+
+def _duplicates_one(x: np.ndarray, top: int) -> dict[str, np.ndarray]:
+    """Number duplication of one sample: the same records as :func:`_duplicates` makes for one group (ties among
+    the most repeated amounts ordered by the hash of the amount, as there)."""
+    top_values = np.full((1, top), np.nan)
+    top_counts = np.zeros((1, top), dtype=np.int64)
+    val, run = _runs_one(x)
+    dup_share = np.array([float(run.sum()) / len(x)])
+    cand = np.arange(len(run))
+    if len(cand) > top:
+        kth = np.partition(run, len(run) - top)[len(run) - top]
+        cand = np.flatnonzero(run >= kth)
+    if len(cand):
+        sel = cand[np.lexsort((_mix64(val[cand]), -run[cand]))][:top]
+        top_values[0, :len(sel)] = val[sel]
+        top_counts[0, :len(sel)] = run[sel]
+    return {"n": np.array([len(x)]), "top_values": top_values, "top_counts": top_counts,
+            "duplicated_share": dup_share}
+
+
 def _duplicates(x: np.ndarray, g: np.ndarray, n_groups: int, top: int,
                 hashes: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Most repeated amounts per group by one sort of (group, hash of amount) keys; top values verified exactly."""
@@ -175,6 +248,8 @@ def _duplicates(x: np.ndarray, g: np.ndarray, n_groups: int, top: int,
     if len(x) == 0:
         return {"n": n, "top_values": top_values, "top_counts": top_counts,
                 "duplicated_share": np.full(n_groups, np.nan)}
+    if n_groups == 1:
+        return _duplicates_one(x, top)
     h = _mix64(x) if hashes is None else hashes
     if n_groups == 1:
         hbits = 64

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ...errors import ConfigError
 from ..digits import leading_digits
-from .counting import _duplicates, _pow10, _record_pass, _round_stats, _unit_pass
+from .counting import _duplicates, _mant2_one, _pow10, _record_pass, _round_stats, _unit_pass
 from .results import BenfordResult, DigitTest, Duplicates, MantissaArc, RoundNumbers
 from .stats import (
     DF_EXPECTED_MEAN, DIGITS, EXPECTED, FIRST_TWO, INSUFFICIENT, P_FIRST_TWO, P_SUMMATION, TESTS, UNIT_SHARE,
@@ -238,11 +238,6 @@ def analyse_groups(
     with np.errstate(invalid="ignore", divide="ignore"):
         # distortion factor: amounts >= 10 collapsed to [10, 100)
         dfac = (p["coll_sum"] / p["n10"] - DF_EXPECTED_MEAN) / DF_EXPECTED_MEAN * 100
-        nr = np.where(n_rec > 0, n_rec, np.nan)
-        l2 = (p["cos_sum"] / nr) ** 2 + (p["sin_sum"] / nr) ** 2
-        mmean = p["mant_sum"] / nr
-        mvar = (p["mant2_sum"] - nr * mmean ** 2) / (nr - 1)
-    arc = {"n": n_rec, "l2": l2, "pvalue": np.exp(-l2 * n_rec), "mean": mmean, "variance": mvar}
     # -- precision, last two digits and round numbers, on amounts in cents --------------------------------------
     tzc = p["tz_hist"]
     at_least = np.cumsum(tzc[:, ::-1], axis=1)[:, ::-1] / np.maximum(tzc.sum(axis=1), 1)[:, None]
@@ -253,6 +248,15 @@ def analyse_groups(
     # -- number duplication ------------------------------------------------------------------------------------
     duplicates = dup_job.result() if dup_job is not None else _duplicates(x, g, n_groups, top_duplicates,
                                                                            p["hash"])
+    # -- mantissa arc (the squared mantissas of one sample are summed once the duplication thread is done) ------
+    if p["mant"] is not None:
+        p["mant2_sum"] = np.array([_mant2_one(p["mant"], n_groups)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nr = np.where(n_rec > 0, n_rec, np.nan)
+        l2 = (p["cos_sum"] / nr) ** 2 + (p["sin_sum"] / nr) ** 2
+        mmean = p["mant_sum"] / nr
+        mvar = (p["mant2_sum"] - nr * mmean ** 2) / (nr - 1)
+    arc = {"n": n_rec, "l2": l2, "pvalue": np.exp(-l2 * n_rec), "mean": mmean, "variance": mvar}
     # -- statistics ----------------------------------------------------------------------------------------------
     counts = {"first_digit": c_f, "second_digit": c_s, "first_two_digits": c_ft, "last_two_digits": c_l2}
     stats_, conf, nig, enough = {}, {}, {}, {}
