@@ -51,27 +51,49 @@ def _by_group(gc: np.ndarray, weights: np.ndarray | None, n_groups: int) -> np.n
     return np.bincount(gc, weights=weights, minlength=n_groups)
 
 
+#: decimal exponents of positive doubles lie in [-324, 308]: the one-sample decade histogram is kept at this offset
+_E_OFFSET = 330
+_E_BINS = 2 * _E_OFFSET
+#: below this, whole numbers held as doubles divide exactly, so one test finds those not divisible by 10
+_TZ_EXACT = float(2 ** 50)
+
+
+def _trailing_zeros_some(cc: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """:func:`_trailing_zeros_fast` of the whole cents ``cc``, computed only where it can be non-zero: positions (None
+    for all) and their counts; every other value has none. Most amounts in cents are not multiples of 10, and one
+    exact test (below 2**50) finds them, which is cheaper than the four halving steps."""
+    with np.errstate(invalid="ignore"):
+        some = (cc >= 1) & ((np.floor(cc / 10.0) * 10.0 == cc) | (cc >= _TZ_EXACT))
+    pos = np.flatnonzero(some)
+    if len(pos) * 2 > len(cc):
+        return None, _trailing_zeros_fast(cc)
+    return pos, _trailing_zeros_fast(cc[pos])
+
+
 def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
     """Everything computed per record, in cache-sized chunks; per-group sums accumulate chunk by chunk."""
     n = len(x)
-    m2, e = leading_digits(x, 2)
-    idx = m2 - 10 if n_groups == 1 else g * 90 + (m2 - 10)
-    out = {
-        "first_two": m2,
-        "c_ft": np.bincount(idx, minlength=n_groups * 90).reshape(n_groups, 90),
-        "sums": np.bincount(idx, weights=x, minlength=n_groups * 90).reshape(n_groups, 90),
-    }
-    del idx
-    emin = int(e.min()) if n else 0
-    n_dec = (int(e.max()) - emin + 1) if n else 1
-    acc = {k: np.zeros(n_groups) for k in ("cos_sum", "sin_sum", "mant_sum", "mant2_sum", "coll_sum", "n10")}
-    tz_all = np.zeros(n, dtype=np.int8)
-    cents = np.full(n, -1.0)
     single = n_groups == 1
+    m2 = np.empty(n, dtype=np.int64)
+    idx = np.empty(n, dtype=np.int64)
+    e = None if single else np.empty(n, dtype=np.int64)
+    dec_all = np.zeros(_E_BINS, dtype=np.int64) if single else None
+    acc = {k: np.zeros(n_groups) for k in ("cos_sum", "sin_sum", "mant_sum", "mant2_sum", "coll_sum", "n10")}
+    tz_all = None if single else np.zeros(n, dtype=np.int8)
+    tz_one = np.zeros(N_TZ, dtype=np.int64)
+    cents = np.empty(n)
     hashes = None if single else np.empty(n, dtype=np.uint64)
     mant_all = np.empty(n, dtype=np.float32) if single else None
     for a, b in _chunks(n, n_groups):
-        xc, gc, ec = x[a:b], g[a:b], e[a:b]
+        xc, gc = x[a:b], g[a:b]
+        m2c, ec = leading_digits(xc, 2)
+        m2[a:b] = m2c
+        if single:
+            np.subtract(m2c, 10, out=idx[a:b])
+            dec_all += np.bincount(ec + _E_OFFSET, minlength=_E_BINS)
+        else:
+            np.add(gc * 90, m2c - 10, out=idx[a:b])
+            e[a:b] = ec
         # x collapsed to [10, 100) by its exact decimal exponent: the distortion factor's values, and (in float32,
         # whose 1e-7 rounding averages out far below the sampling noise) the mantissa log10(x) - e
         coll = xc * _pow10(1 - ec)
@@ -94,20 +116,39 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
             m64 = mant.astype(np.float64)
             acc["mant2_sum"] += _by_group(gc, m64 * m64, n_groups)
         ok = xc < MAX_CENTS
-        cc = (integer_part(xc * 100, as_float=True) if ok.all()
+        all_ok = ok.all()
+        cc = (integer_part(xc * 100, as_float=True) if all_ok
               else np.where(ok, integer_part(np.where(ok, xc, 0) * 100, as_float=True), -1.0))
         cents[a:b] = cc
-        tz_all[a:b] = _trailing_zeros_fast(cc)
-        if not single:
+        pos, tz = _trailing_zeros_some(cc)
+        if single:
+            # cents of -1 (too large) have no trailing zeros and stay out of the histogram
+            tz_one += np.bincount(tz, minlength=N_TZ)
+            tz_one[0] += (0 if pos is None else len(cc) - len(pos)) - (0 if all_ok else len(cc) - int(ok.sum()))
+        else:
+            if pos is None:
+                tz_all[a:b] = tz
+            else:
+                tz_all[a + pos] = tz
             hashes[a:b] = _mix64(xc)
+    out = {
+        "first_two": m2,
+        "c_ft": np.bincount(idx, minlength=n_groups * 90).reshape(n_groups, 90),
+        "sums": np.bincount(idx, weights=x, minlength=n_groups * 90).reshape(n_groups, 90),
+    }
+    del idx
     out.update(acc)
     out["mant"] = mant_all
-    # groups x decades and groups x trailing-zeros histograms, one pass each over compact per-record codes
-    ok = cents >= 0
-    if n_groups == 1:
-        dec = np.bincount(e - emin, minlength=n_dec).reshape(1, n_dec)
-        tz_hist = np.bincount(tz_all if ok.all() else tz_all[ok], minlength=N_TZ).reshape(1, N_TZ)
+    # groups x decades and groups x trailing-zeros histograms
+    if single:
+        seen = np.flatnonzero(dec_all)
+        emin = int(seen[0]) - _E_OFFSET if n else 0
+        dec = dec_all[seen[0]:seen[-1] + 1].reshape(1, -1) if n else np.zeros((1, 1), dtype=np.int64)
+        tz_hist = tz_one.reshape(1, N_TZ)
     else:
+        emin = int(e.min()) if n else 0
+        n_dec = (int(e.max()) - emin + 1) if n else 1
+        ok = cents >= 0
         dec = np.bincount(g * n_dec + (e - emin), minlength=n_groups * n_dec).reshape(n_groups, n_dec)
         tz_hist = np.bincount((g * N_TZ + tz_all)[ok], minlength=n_groups * N_TZ).reshape(n_groups, N_TZ)
     out.update({"dec": dec, "emin": emin, "tz_hist": tz_hist, "cents": cents, "hash": hashes})
@@ -141,7 +182,8 @@ def _unit_pass(cents, g, unit_exp, n_groups):
     for a, b in _chunks(n, n_groups):
         gc = None if single else g[a:b]
         div = _POW10_F[unit_exp[0]] if single else _POW10_F[unit_exp[gc]]
-        units = np.floor(cents[a:b] / div)  # cents of -1 (too large) give negative units
+        # cents of -1 (too large) give negative units; whole cents are their own units at a precision of one cent
+        units = cents[a:b] if single and unit_exp[0] == 0 else np.floor(cents[a:b] / div)
         l2 = units - np.floor(units / 100) * 100
         l2_ok = units >= LAST_TWO_MIN_UNITS
         lt = np.where(l2_ok, l2, -1).astype(np.int64)
