@@ -82,7 +82,6 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
     tz_all = None if single else np.zeros(n, dtype=np.int8)
     tz_one = np.zeros(N_TZ, dtype=np.int64)
     cents = np.empty(n)
-    hashes = None if single else np.empty(n, dtype=np.uint64)
     mant_all = np.empty(n, dtype=np.float32) if single else None
     for a, b in _chunks(n, n_groups):
         xc, gc = x[a:b], g[a:b]
@@ -130,7 +129,6 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
                 tz_all[a:b] = tz
             else:
                 tz_all[a + pos] = tz
-            hashes[a:b] = _mix64(xc)
     out = {
         "first_two": m2,
         "c_ft": np.bincount(idx, minlength=n_groups * 90).reshape(n_groups, 90),
@@ -151,7 +149,7 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
         ok = cents >= 0
         dec = np.bincount(g * n_dec + (e - emin), minlength=n_groups * n_dec).reshape(n_groups, n_dec)
         tz_hist = np.bincount((g * N_TZ + tz_all)[ok], minlength=n_groups * N_TZ).reshape(n_groups, N_TZ)
-    out.update({"dec": dec, "emin": emin, "tz_hist": tz_hist, "cents": cents, "hash": hashes})
+    out.update({"dec": dec, "emin": emin, "tz_hist": tz_hist, "cents": cents})
     return out
 
 
@@ -226,15 +224,17 @@ def _mix64(bits: np.ndarray) -> np.ndarray:
     return z
 
 
-#: amounts in whole cents below this many cents are counted in a table by the duplication test, not sorted
-_CENTS_TABLE = 1 << 22
+#: amounts in whole cents below this many cents ($167,772.16) are counted in a table by the duplication test, not
+#: sorted; a sample of n amounts uses a table of at most 2n entries
+_CENTS_TABLE = 1 << 24
 
 
 def _cents_keys(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The amounts that are whole cents below :data:`_CENTS_TABLE` (``x == c / 100`` exactly, so ``c`` and ``x``
+    """The amounts that are whole cents below the table's size (``x == c / 100`` exactly, so ``c`` and ``x``
     determine each other), as a mask and their cents as table indices."""
+    limit = min(_CENTS_TABLE, max(1 << 16, 2 * len(x)))
     c = np.rint(x * 100.0)
-    t = (c < _CENTS_TABLE) & (c / 100.0 == x)
+    t = (c < limit) & (c / 100.0 == x)
     return t, c[t].astype(np.intp)
 
 
@@ -242,7 +242,7 @@ def _runs_one(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every amount of one sample that occurs more than once, with its count (in no particular order).
 
     Amounts in whole cents below :data:`_CENTS_TABLE` are counted with one ``bincount``; only the others are
-    sorted. The runs are the same as those of a sort of every amount."""
+    sorted (a sort of 10 million amounts takes most of a second). The runs are the same as those of a sort of every amount."""
     t, cents = _cents_keys(x)
     table = np.bincount(cents)
     del cents
@@ -281,8 +281,7 @@ def _duplicates_one(x: np.ndarray, top: int) -> dict[str, np.ndarray]:
             "duplicated_share": dup_share}
 
 
-def _duplicates(x: np.ndarray, g: np.ndarray, n_groups: int, top: int,
-                hashes: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _duplicates(x: np.ndarray, g: np.ndarray, n_groups: int, top: int) -> dict[str, np.ndarray]:
     """Most repeated amounts per group by one sort of (group, hash of amount) keys; top values verified exactly."""
     top_values = np.full((n_groups, top), np.nan)
     top_counts = np.zeros((n_groups, top), dtype=np.int64)
@@ -292,14 +291,13 @@ def _duplicates(x: np.ndarray, g: np.ndarray, n_groups: int, top: int,
                 "duplicated_share": np.full(n_groups, np.nan)}
     if n_groups == 1:
         return _duplicates_one(x, top)
-    h = _mix64(x) if hashes is None else hashes
-    if n_groups == 1:
-        hbits = 64
-        rec_key = h
-    else:
-        gbits = int(n_groups - 1).bit_length()
-        hbits = 64 - gbits
-        rec_key = (g.astype(np.uint64) << np.uint64(hbits)) | (h >> np.uint64(gbits))
+    h = _mix64(x)
+    gbits = int(n_groups - 1).bit_length()
+    hbits = 64 - gbits
+    # group codes are non-negative int64: their bits are the uint64 codes, no copy needed
+    gu = g.view(np.uint64) if g.dtype == np.int64 else g.astype(np.uint64)
+    rec_key = (gu << np.uint64(hbits)) | (h >> np.uint64(gbits))
+    del h
     key = np.sort(rec_key)
     # only the duplicate structure is materialised: d holds i where key[i] == key[i + 1]
     d = np.flatnonzero(key[1:] == key[:-1])
@@ -310,17 +308,12 @@ def _duplicates(x: np.ndarray, g: np.ndarray, n_groups: int, top: int,
     else:
         run = np.zeros(0, dtype=np.int64)
         run_key = np.zeros(0, dtype=np.uint64)
-    run_group = (np.zeros(len(run_key), dtype=np.int64) if n_groups == 1
-                 else (run_key >> np.uint64(hbits)).astype(np.int64))
+    run_group = (run_key >> np.uint64(hbits)).astype(np.int64)
     dup_records = np.bincount(run_group, weights=run, minlength=n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         dup_share = dup_records / np.where(n > 0, n, np.nan)
     # top runs per group: order by (group, -count)
     cand = np.arange(len(run))
-    if n_groups == 1 and len(cand) > top:
-        # one group: only runs at least as long as the top-th longest can be listed (ties kept, ordered below)
-        kth = np.partition(run[cand], len(cand) - top)[len(cand) - top]
-        cand = cand[run[cand] >= kth]
     if len(cand):
         # runs are in (group, hash) order already; a stable sort on (group, -count) keeps the hash order for ties
         big = int(run[cand].max()) + 1
@@ -338,7 +331,7 @@ def _duplicates(x: np.ndarray, g: np.ndarray, n_groups: int, top: int,
             mask = np.uint64((1 << 22) - 1)
             table = np.zeros(1 << 22, dtype=bool)
             table[(sel_sorted & mask).astype(np.intp)] = True
-            pos = np.flatnonzero(table[(rec_key & mask).astype(np.intp)])
+            pos = np.flatnonzero(table[(rec_key & mask).view(np.int64)])  # below 2**22: the same indices
             at = np.minimum(np.searchsorted(sel_sorted, rec_key[pos]), len(sel_sorted) - 1)
             pos = pos[sel_sorted[at] == rec_key[pos]]
         kdf = pd.DataFrame({"k": rec_key[pos], "v": x[pos]})

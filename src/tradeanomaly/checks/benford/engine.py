@@ -246,8 +246,7 @@ def analyse_groups(
     last_two, rec_round, c_l2, rn_n, rn_k = _unit_pass(p["cents"], g, unit_exp, n_groups)
     round_numbers = _round_stats(rn_n, rn_k)
     # -- number duplication ------------------------------------------------------------------------------------
-    duplicates = dup_job.result() if dup_job is not None else _duplicates(x, g, n_groups, top_duplicates,
-                                                                           p["hash"])
+    duplicates = dup_job.result() if dup_job is not None else _duplicates(x, g, n_groups, top_duplicates)
     # -- mantissa arc (the squared mantissas of one sample are summed once the duplication thread is done) ------
     if p["mant"] is not None:
         p["mant2_sum"] = np.array([_mant2_one(p["mant"], n_groups)])
