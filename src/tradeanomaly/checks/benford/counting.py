@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..digits import _POW10, _POW_TABLE, _TABLE_OFFSET, integer_part, leading_digits
-from .stats import LAST_TWO_MIN_UNITS, MAX_CENTS, ROUND_MIN_UNITS
+from .stats import LAST_TWO_MIN_UNITS, MAX_CENTS, ROUND_MIN_UNITS, UNIT_SHARE
 
 
 # exact powers of ten, shared with the digit extraction
@@ -70,17 +70,28 @@ def _trailing_zeros_some(cc: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]
     return pos, _trailing_zeros_fast(cc[pos])
 
 
+def _tz_hist_one(cents: np.ndarray) -> np.ndarray:
+    """1 x N_TZ histogram of the trailing zeros of one sample's cents (those of -1, too large, left out)."""
+    tz_one = np.zeros(N_TZ, dtype=np.int64)
+    for a, b in _chunks(len(cents), 1):
+        cc = cents[a:b]
+        pos, tz = _trailing_zeros_some(cc)
+        tz_one += np.bincount(tz, minlength=N_TZ)
+        tz_one[0] += (0 if pos is None else len(cc) - len(pos)) - int(np.count_nonzero(cc < 0))
+    return tz_one.reshape(1, N_TZ)
+
+
 def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
     """Everything computed per record, in cache-sized chunks; per-group sums accumulate chunk by chunk."""
     n = len(x)
     single = n_groups == 1
     m2 = np.empty(n, dtype=np.int64)
-    idx = np.empty(n, dtype=np.int64)
+    idx = None if single else np.empty(n, dtype=np.int64)  # one sample: the digits themselves are the bins
     e = None if single else np.empty(n, dtype=np.int64)
     dec_all = np.zeros(_E_BINS, dtype=np.int64) if single else None
     acc = {k: np.zeros(n_groups) for k in ("cos_sum", "sin_sum", "mant_sum", "mant2_sum", "coll_sum", "n10")}
     tz_all = None if single else np.zeros(n, dtype=np.int8)
-    tz_one = np.zeros(N_TZ, dtype=np.int64)
+    n_ok = n_tz_bound = 0
     cents = np.empty(n)
     mant_all = np.empty(n, dtype=np.float32) if single else None
     for a, b in _chunks(n, n_groups):
@@ -88,7 +99,6 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
         m2c, ec = leading_digits(xc, 2)
         m2[a:b] = m2c
         if single:
-            np.subtract(m2c, 10, out=idx[a:b])
             dec_all += np.bincount(ec + _E_OFFSET, minlength=_E_BINS)
         else:
             np.add(gc * 90, m2c - 10, out=idx[a:b])
@@ -119,21 +129,24 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
         cc = (integer_part(xc * 100, as_float=True) if all_ok
               else np.where(ok, integer_part(np.where(ok, xc, 0) * 100, as_float=True), -1.0))
         cents[a:b] = cc
-        pos, tz = _trailing_zeros_some(cc)
         if single:
-            # cents of -1 (too large) have no trailing zeros and stay out of the histogram
-            tz_one += np.bincount(tz, minlength=N_TZ)
-            tz_one[0] += (0 if pos is None else len(cc) - len(pos)) - (0 if all_ok else len(cc) - int(ok.sum()))
+            # an upper bound of the amounts with trailing zeros (exact below 2**50, every larger one counted)
+            n_ok += len(cc) if all_ok else int(ok.sum())
+            n_tz_bound += (np.count_nonzero(np.floor(cc / 10.0) * 10.0 == cc)
+                           + np.count_nonzero(cc >= _TZ_EXACT))
         else:
+            pos, tz = _trailing_zeros_some(cc)
             if pos is None:
                 tz_all[a:b] = tz
             else:
                 tz_all[a + pos] = tz
-    out = {
-        "first_two": m2,
-        "c_ft": np.bincount(idx, minlength=n_groups * 90).reshape(n_groups, 90),
-        "sums": np.bincount(idx, weights=x, minlength=n_groups * 90).reshape(n_groups, 90),
-    }
+    if single:
+        # the same bins (digits 10..99) and, bin by bin, the same additions in the same order
+        out = {"first_two": m2, "c_ft": np.bincount(m2, minlength=100)[10:].reshape(1, 90),
+               "sums": np.bincount(m2, weights=x, minlength=100)[10:].reshape(1, 90)}
+    else:
+        out = {"first_two": m2, "c_ft": np.bincount(idx, minlength=n_groups * 90).reshape(n_groups, 90),
+               "sums": np.bincount(idx, weights=x, minlength=n_groups * 90).reshape(n_groups, 90)}
     del idx
     out.update(acc)
     out["mant"] = mant_all
@@ -142,7 +155,9 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
         seen = np.flatnonzero(dec_all)
         emin = int(seen[0]) - _E_OFFSET if n else 0
         dec = dec_all[seen[0]:seen[-1] + 1].reshape(1, -1) if n else np.zeros((1, 1), dtype=np.int64)
-        tz_hist = tz_one.reshape(1, N_TZ)
+        # fewer than 90 % of the amounts multiples of 10 cents: the precision is one cent and no histogram is
+        # needed (None); else the trailing zeros of every amount are counted
+        tz_hist = None if n_tz_bound / max(n_ok, 1) < UNIT_SHARE else _tz_hist_one(cents)
     else:
         emin = int(e.min()) if n else 0
         n_dec = (int(e.max()) - emin + 1) if n else 1

@@ -240,9 +240,12 @@ def analyse_groups(
         dfac = (p["coll_sum"] / p["n10"] - DF_EXPECTED_MEAN) / DF_EXPECTED_MEAN * 100
     # -- precision, last two digits and round numbers, on amounts in cents --------------------------------------
     tzc = p["tz_hist"]
-    at_least = np.cumsum(tzc[:, ::-1], axis=1)[:, ::-1] / np.maximum(tzc.sum(axis=1), 1)[:, None]
-    unit_exp = (at_least >= UNIT_SHARE).sum(axis=1) - 1  # largest t with 90 % of amounts multiples of 10**t
-    unit_exp = np.maximum(unit_exp, 0)
+    if tzc is None:  # one sample, fewer than 90 % of its amounts multiples of 10 cents
+        unit_exp = np.zeros(1, dtype=np.int64)
+    else:
+        at_least = np.cumsum(tzc[:, ::-1], axis=1)[:, ::-1] / np.maximum(tzc.sum(axis=1), 1)[:, None]
+        unit_exp = (at_least >= UNIT_SHARE).sum(axis=1) - 1  # largest t with 90 % of amounts multiples of 10**t
+        unit_exp = np.maximum(unit_exp, 0)
     last_two, rec_round, c_l2, rn_n, rn_k = _unit_pass(p["cents"], g, unit_exp, n_groups)
     round_numbers = _round_stats(rn_n, rn_k)
     # -- number duplication ------------------------------------------------------------------------------------
