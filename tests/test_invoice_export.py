@@ -129,3 +129,26 @@ def test_provinces_summing_above_the_national_total_name_the_padded_province():
     assert np.allclose(f.sort_values("period")["usd_at_stake"].to_numpy(),
                        pv["value_usd"].to_numpy() * 0.3 / 1.3, rtol=0.15)
     assert "more than the national total" in f["detail"].iloc[0]
+
+
+def test_each_pair_total_names_the_products_of_its_own_excess():
+    """Two pairs over-invoice in their last year, each in one product: the pair total's explanation names where its
+    own excess sits (the second pair's once named products looked up in the first pair's rows)."""
+    wobble = [1.0, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97, 1.0, 1.02, 1.0]
+    rows = []
+    for exp, imp, hot, cold in (("AAA", "BBB", "71", "85"), ("CCC", "DDD", "27", "84")):
+        for i, w in enumerate(wobble):
+            period = str(2005 + i)
+            inflate = 1.7 if i == len(wobble) - 1 else 1.0
+            hot_x, cold_x = 60e9 * 1.05 ** i, 40e9 * 1.05 ** i
+            for hs, x in (("TOTAL", hot_x * inflate + cold_x), (hot, hot_x * inflate), (cold, cold_x)):
+                m = (hot_x + cold_x if hs == "TOTAL" else (hot_x if hs == hot else cold_x)) * 1.06 * w
+                rows += [dict(period=period, reporter=exp, partner=imp, flow="X", hs=hs, value_usd=x),
+                         dict(period=period, reporter=imp, partner=exp, flow="M", hs=hs, value_usd=m)]
+    flows = pd.DataFrame(rows).assign(region="", valuation=lambda d: np.where(d.flow == "X", "FOB", "CIF"),
+                                      estimated=False, source="test", quantity=np.nan, quantity_unit="")
+    f = invoice_export.run(flows).findings
+    tot = f.loc[~f["subject"].str.contains(":") & f["period"].eq("2014")].set_index("subject")
+    assert {"AAA>BBB", "CCC>DDD"} <= set(tot.index), f[["subject", "period", "signal"]]
+    assert "the excess sits in HS 71" in tot.loc["AAA>BBB", "detail"]
+    assert "the excess sits in HS 27" in tot.loc["CCC>DDD", "detail"]

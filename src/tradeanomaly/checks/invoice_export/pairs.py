@@ -223,8 +223,8 @@ def _concentration(ms: MirrorState, rows_total: np.ndarray, cols: np.ndarray) ->
         if tot <= 0:
             out.append("")
             continue
-        order = np.argsort(-pos, kind="mergesort")[:2]
-        parts = [f"{product(keys.value('hs', rr[o]))} {100 * pos[o] / tot:.0f}%" for o in order if pos[o] > 0]
+        top = np.argsort(-pos, kind="mergesort")[:2]
+        parts = [f"{product(keys.value('hs', rr[o]))} {100 * pos[o] / tot:.0f}%" for o in top if pos[o] > 0]
         out.append("; the excess sits in " + " and ".join(parts))
     return out
 
