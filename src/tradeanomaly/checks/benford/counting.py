@@ -1,6 +1,7 @@
 """The per-record passes of the one-pass engine: digits, mantissa, collapsed amounts, cents and their trailing
 zeros (chunk by chunk), last two digits and round flags at each group's own precision, round-number statistics,
-and number duplication by one sort of hashed amounts."""
+and number duplication (one sample: a table of the amounts in whole cents, a sort of the others; many groups: one sort
+of group-prefixed hashed amounts)."""
 
 from __future__ import annotations
 
@@ -257,7 +258,8 @@ def _runs_one(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every amount of one sample that occurs more than once, with its count (in no particular order).
 
     Amounts in whole cents below :data:`_CENTS_TABLE` are counted with one ``bincount``; only the others are
-    sorted (a sort of 10 million amounts takes most of a second). The runs are the same as those of a sort of every amount."""
+    sorted (a sort of 10 million amounts takes most of a second). The runs are the same as those of a sort of every
+    amount."""
     t, cents = _cents_keys(x)
     table = np.bincount(cents)
     del cents
