@@ -38,8 +38,8 @@ import pandas as pd
 from ..schema import validate_findings
 from ..scoring import KEY_COLUMNS, ScoreResult, split_structural
 from . import words
-from .cases import assign_cases, base_keys
-from .evidence import combine_ensemble, harmonic_mean_p, materiality, subject_periods
+from .cases import _with_order, assign_cases, base_keys
+from .evidence import combine_ensemble, harmonic_mean_p, materiality, orientation, subject_periods
 from .flags import (
     FLAG_COLUMNS, MEMBER_COLUMNS, empty_flags, finish, period_range, read_flags_csv, with_status, write_flags_csv,
 )
@@ -97,7 +97,11 @@ def rank_cases(findings: pd.DataFrame, scores: ScoreResult | None = None, *, par
         return Ranking(finish(with_status(flags, previous_flags)), _empty_members())
     base = params.materiality_base
     sp["materiality"] = materiality(sp["usd"].to_numpy(), params)
-    sp["priority"] = confidence_of(sp["evidence"].to_numpy(), params.flag_evidence_scale) * (
+    # a pair whose reporter's digits fail in the same months is flagged on less evidence of its own: the cause is
+    # established, and invented figures leave gaps of every size with every partner (they become the reporter's case)
+    flag_scale = np.where(explained_by_digits(sp, params), params.explained_flag_evidence_scale,
+                          params.flag_evidence_scale)
+    sp["priority"] = confidence_of(sp["evidence"].to_numpy(), flag_scale) * (
         base + (1.0 - base) * sp["materiality"])
     # a subject-period is flagged when its score (evidence weighed by dollars) reaches min_score: a large amount
     # needs less rarity to be worth a look than a small one
@@ -153,6 +157,45 @@ def _case_usd(sp: pd.DataFrame) -> pd.Series:
 def key_base(key: str) -> str:
     """A case's key without the number of its lead episode (``P:CHN>HKG#12`` -> ``P:CHN>HKG``)."""
     return str(key).split("#")[0]
+
+
+def explained_by_digits(sp: pd.DataFrame, params: RankingParams) -> np.ndarray:
+    """Per subject-period: a pair reported by an economy whose digit test fails on its own in overlapping months
+    (a reporter's subject-period led by the digits family, of score at least ``digits_case_min_score`` and flagged
+    by the no-amount rule), on the side the test covers (its exports, its imports, or both), when at least
+    ``reporter_case_min`` partners are concerned."""
+    out = np.zeros(len(sp), dtype=bool)
+    subj = sp["subject"].astype("str")
+    core = subj.str.replace(r"\[[^\]]*\]$", "", regex=True)
+    arrows = core.str.count(">").to_numpy()
+    is_rep = (arrows == 0) & (sp["region"].astype("str") == "").to_numpy()
+    lead_digits = sp["families"].astype("str").str.split(";").str[0].eq("digits").to_numpy()
+    no_amount = ~(sp["usd"].to_numpy(dtype=float) > 0)
+    fails = is_rep & lead_digits & no_amount & (
+        pd.to_numeric(sp["top_score"], errors="coerce").fillna(0.0).to_numpy() >= params.digits_case_min_score) & (
+        confidence_of(sp["evidence"].to_numpy(), params.no_amount_evidence_scale) >= params.min_confidence_no_amount)
+    if not fails.any():
+        return out
+    t = _with_order(sp[["subject", "period"] + (["period_start"] if "period_start" in sp else [])])
+    exp, imp = orientation(subj, sp["reporter"], sp["partner"])
+    d = pd.DataFrame({"R": sp["reporter"].astype("str").to_numpy()[fails],
+                      "side": subj[fails].str.extract(r"\[([XM])\]$", expand=False).fillna("").to_numpy(),
+                      "dlo": t["m0"].to_numpy()[fails], "dhi": t["m1"].to_numpy()[fails]})
+    pair = arrows == 1
+    cand = pd.DataFrame({"i": np.flatnonzero(pair), "exporter": exp[pair], "importer": imp[pair],
+                         "lo": t["m0"].to_numpy()[pair], "hi": t["m1"].to_numpy()[pair]})
+    hits = []
+    for side, tag in (("exporter", "X"), ("importer", "M")):
+        m = cand.merge(d.loc[d["side"].isin([tag, ""])], left_on=side, right_on="R")
+        m = m.loc[(m["lo"] <= m["dhi"]) & (m["dlo"] <= m["hi"])]
+        hits.append(m.assign(_p=m["exporter"] + ">" + m["importer"], _k=m["R"] + ":" + m["side"]))
+    h = pd.concat(hits)
+    if h.empty:
+        return out
+    wide = h.groupby("_k")["_p"].nunique()
+    h = h.loc[h["_k"].map(wide).to_numpy() >= max(params.reporter_case_min, 1)]
+    out[h["i"].to_numpy(dtype=np.int64)] = True
+    return out
 
 
 def confidence_of(evidence: np.ndarray, scale: float) -> np.ndarray:
@@ -304,7 +347,11 @@ def _chronic(cases: pd.DataFrame, sp: pd.DataFrame, params: RankingParams) -> np
     key = pd.MultiIndex.from_arrays([cases.index, cases["_freq"].to_numpy()])
     length = own.reindex(key).fillna(0).to_numpy()
     span = cases["_freq"].map(total).fillna(0).to_numpy()
-    return (length >= params.chronic_min) & (length >= params.chronic_share * span) & (params.chronic_share <= 1)
+    # a route's signals are changes against a base period two years earlier (the rerouting check's lag): flagged
+    # throughout, it is a sustained rerouting, not a standing difference
+    route = cases.index.to_series().astype("str").str.startswith("R:").to_numpy()
+    return (length >= params.chronic_min) & (length >= params.chronic_share * span) & (params.chronic_share <= 1) \
+        & ~route
 
 
 def _explained_text(structural: pd.DataFrame, kept: pd.DataFrame, sp: pd.DataFrame) -> dict:

@@ -7,8 +7,11 @@ bridged (a rerouting that shows in most months of two years is one episode, not 
 
 * a route ``O>H>D:hs`` -> ``R:O>H>*`` (goods passing from one origin through one hub, any product, any market);
 * a pair, at any product level, seen from the exporter's or the importer's side -> ``P:exporter>importer``; a
-  product stays its own case (``P:exporter>importer:hs``) in every period when its strongest subject-period is
-  led by a check that names a product-specific cause (``product_specific_checks``: a tariff list);
+  product (or the pair's total) whose strongest subject-period is led by a check that names a product-specific
+  cause (``product_specific_checks``: a rush ahead of a tariff date) is keyed by that cause and its date in every
+  period (``P:exporter>importer:*@date``), so the chapters one exporter rushed ahead of one date are one case and
+  rushes ahead of two dates (two tariff lists) are two; a product of the pair whose strongest subject-period is a
+  series break at that date (the fall after the surge) joins it;
 * a province -> ``G:CN-xx``; a reporter as a whole (its digits, its totals) -> ``C:ISO3`` or, for one side of its
   reports, ``C:ISO3:X`` / ``C:ISO3:M``. A test of both sides at once over the whole sample joins the reporter's
   strongest flagged side.
@@ -82,18 +85,31 @@ def base_keys(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
         # goods of any product passing through one hub from one origin, to any market: one rerouting
         key[r] = ["R:" + o + ">" + h + ">*" for o, h in zip(origin, hub)]
     p = shape == "pair"
-    # a product whose strongest subject-period is led by a product-specific finding (a rush) is its own case key
-    # in every period, so that the surge and the series break it leaves stay one case; a product whose strongest
-    # evidence is of another kind (a mirror gap, a price) rolls up to its pair even when a rush shows somewhere
+    # a flow of the pair (a product or its total, from either side) whose strongest subject-period is led by a
+    # product-specific finding (a rush) takes the key of that cause at that date in every period, so that the
+    # surge and the series break it leaves stay one case, and the chapters rushed ahead of one date are one case;
+    # a flow whose strongest evidence is of another kind (a mirror gap, a price) rolls up to its pair even when a
+    # rush shows somewhere
     specific = sp["top_check"].astype("str").isin(list(params.product_specific_checks)).to_numpy()
     weight = sp["priority"] if "priority" in sp else sp["evidence"]
-    strongest = (pd.DataFrame({"s": subj.to_numpy(), "w": weight.to_numpy(dtype=float), "x": specific})
-                 .loc[prod & (shape == "pair")].sort_values(["s", "w"], ascending=[True, False], kind="mergesort")
+    flow = pd.Series([f"{a}>{b}:{x if pr else ''}" for a, b, x, pr in zip(exp, imp, hs, prod)], index=sp.index)
+    strongest = (pd.DataFrame({"s": flow.to_numpy(), "w": weight.to_numpy(dtype=float), "x": specific,
+                               "t": sp["period"].astype("str").to_numpy(),
+                               "c": sp["top_check"].astype("str").to_numpy()})
+                 .loc[shape == "pair"].sort_values(["s", "w"], ascending=[True, False], kind="mergesort")
                  .drop_duplicates("s"))
-    own_subject = set(strongest.loc[strongest["x"].to_numpy(dtype=bool), "s"])
-    own = sp["subject"].astype("str").isin(own_subject).to_numpy() & prod
-    key[p] = ["P:" + a + ">" + b + (":" + x if o else "") for a, b, x, o in
-              zip(exp[p], imp[p], hs[p], own[p])]
+    own_at = strongest.loc[strongest["x"].to_numpy(dtype=bool)].set_index("s")["t"]
+    # a product of the same pair whose strongest subject-period is a series break at the date of such a case is the
+    # same front-loading seen as the fall after it (a rush ships several chapters ahead of one date)
+    pair_of = strongest["s"].str.split(":").str[0]
+    anchors = set(zip(pair_of[strongest["x"].to_numpy(dtype=bool)], own_at.to_numpy()))
+    follow = (~strongest["x"].to_numpy(dtype=bool)) & (strongest["c"] == "series").to_numpy() & np.array(
+        [(a, t) in anchors for a, t in zip(pair_of, strongest["t"])], dtype=bool)
+    own_at = pd.concat([own_at, strongest.loc[follow].set_index("s")["t"]])
+    at = flow.map(own_at)
+    own = at.notna().to_numpy()
+    key[p] = ["P:" + a + ">" + b + (f":*@{t}" if o else "") for a, b, o, t in
+              zip(exp[p], imp[p], own[p], at.to_numpy(dtype=object)[p])]
     g = shape == "region"
     key[g] = ["G:" + x for x in sp.loc[g, "region"].astype("str")]
     c = shape == "reporter"
@@ -282,6 +298,13 @@ def assign_cases(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
     return sp
 
 
+def _median_mad_with_zeros(n: np.ndarray, total: int) -> tuple[float, float]:
+    """Median and median absolute deviation of ``n`` padded with zeros to ``total`` values."""
+    v = np.concatenate([n, np.zeros(max(int(total) - len(n), 0))])
+    med = float(np.median(v))
+    return med, float(np.median(np.abs(v - med)))
+
+
 def _reporter_sides(ep: pd.DataFrame, free: np.ndarray, case: pd.Series, sp: pd.DataFrame,
                     params: RankingParams) -> pd.Series:
     pairs = ep.loc[free]
@@ -300,10 +323,13 @@ def _reporter_sides(ep: pd.DataFrame, free: np.ndarray, case: pd.Series, sp: pd.
                               "freq": "", "ord": ords, "i": reps})
         cnt = cover.groupby(["E", "freq", "ord"])["P"].nunique().rename("n").reset_index()
         share = cnt["n"] / cnt["E"].map(n_partners).fillna(1).clip(lower=1)
-        # and far more partners than other economies have flagged at the same time on the same side
-        med = cnt.groupby("ord")["n"].transform("median")
-        mad = (cnt["n"] - med).abs().groupby(cnt["ord"]).transform("median")
-        unusual = cnt["n"] >= med + 3.0 * np.maximum(1.4826 * mad, 1.0)
+        # and far more partners than other economies have flagged at the same time on the same side (economies
+        # with none flagged count as 0)
+        n_econ = len(n_partners)
+        stats = {o: _median_mad_with_zeros(g.to_numpy(dtype=float), n_econ) for o, g in cnt.groupby("ord")["n"]}
+        med = cnt["ord"].map({o: m for o, (m, _) in stats.items()}).to_numpy(dtype=float)
+        mad = cnt["ord"].map({o: d for o, (_, d) in stats.items()}).to_numpy(dtype=float)
+        unusual = cnt["n"].to_numpy() >= med + 3.0 * np.maximum(1.4826 * mad, 1.0)
         cnt = cnt.loc[(cnt["n"] >= params.reporter_case_min) & (share >= params.reporter_case_share) & unusual]
         if cnt.empty:
             continue

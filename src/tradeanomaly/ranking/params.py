@@ -54,7 +54,9 @@ class RankingParams:
     #: flagging a subject-period
     evidence_scale: float = 0.8
     evidence_scale_full: float = 0.1
-    flag_evidence_scale: float = 0.4
+    flag_evidence_scale: float = 0.7
+    #: the flagging scale of a pair whose reporter's digits fail in the same months (see ``digits_case_min_score``)
+    explained_flag_evidence_scale: float = 0.4
     #: the evidence scale of the confidence at which a subject-period that names no amount (a reporter's digits)
     #: is flagged (``min_confidence_no_amount``)
     no_amount_evidence_scale: float = 0.4
@@ -137,10 +139,9 @@ class RankingParams:
         if not 0 < self.usd_floor < self.usd_full:
             raise ConfigError("ranking.usd_floor must be > 0 and below ranking.usd_full")
         if min(self.evidence_scale, self.evidence_scale_full, self.flag_evidence_scale,
-               self.no_amount_evidence_scale) <= 0:
-            raise ConfigError("ranking.evidence_scale, ranking.evidence_scale_full, ranking.flag_evidence_scale and "
-                              "ranking.no_amount_evidence_scale "
-                              "must be > 0")
+               self.explained_flag_evidence_scale, self.no_amount_evidence_scale) <= 0:
+            raise ConfigError("ranking.evidence_scale, ranking.evidence_scale_full, ranking.flag_evidence_scale, "
+                              "ranking.explained_flag_evidence_scale and ranking.no_amount_evidence_scale must be > 0")
         if self.tail_decades < 0 or self.tail_min_findings < 1:
             raise ConfigError("ranking.tail_decades must be >= 0 and ranking.tail_min_findings >= 1")
         for prefix, w in self.signal_priors:
