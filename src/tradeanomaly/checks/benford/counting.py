@@ -125,7 +125,7 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
         else:
             m64 = mant.astype(np.float64)
             acc["mant2_sum"] += _by_group(gc, m64 * m64, n_groups)
-        ok = xc < MAX_CENTS
+        ok = xc < MAX_CENTS / 100  # xc is in dollars
         all_ok = ok.all()
         cc = (integer_part(xc * 100, as_float=True) if all_ok
               else np.where(ok, integer_part(np.where(ok, xc, 0) * 100, as_float=True), -1.0))
@@ -170,16 +170,13 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
 
 
 def _mant2_one(mant: np.ndarray, n_groups: int) -> float:
-    """Sum of the squared mantissas of one sample: ``np.dot`` chunk by chunk, the chunks of the record pass.
-
-    Apart from that pass because BLAS splits each dot over its threads: interleaved with the pass, and with the
-    duplication test sorting on the other core, each of the hundred-odd calls waited for BLAS's sleeping thread
-    (0.5 to 1 s per 10 million amounts on a busy two-core machine); back to back, once that sort is done, they take
-    milliseconds. Same chunks, same order of additions, so the same sum bit for bit."""
+    """Sum of the squared mantissas of one sample, chunk by chunk (the chunks of the record pass), each chunk by
+    numpy's pairwise sum as the grouped path does. Not ``np.dot``: BLAS splits a dot over its threads, so its last
+    bits depend on the thread count of the machine, and each call waits for BLAS's sleeping thread."""
     total = 0.0
     for a, b in _chunks(len(mant), n_groups):
         m64 = mant[a:b].astype(np.float64)
-        total += float(np.dot(m64, m64))
+        total += float((m64 * m64).sum(dtype=np.float64))
     return total
 
 
