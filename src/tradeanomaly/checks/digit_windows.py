@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..periods import frequencies, period_ordinal
 from ..schema import make_findings
+from .digit_stats import P_FIRST_TWO, Z_CRIT_MAD, log_bh, share_stats
 from .digits import leading_digits
 
 SIDES = {"X": "X", "RX": "X", "M": "M", "RM": "M"}
@@ -47,8 +48,6 @@ def window_tests(values: np.ndarray, reporter: np.ndarray, side: np.ndarray, per
     """One row per reporter x side x window: keys, ``freq``, ``start``/``end`` labels, ``n``, ``mad``,
     ``mad_expected``, ``mad_critical``, ``excess``, ``logp`` (chi-square, first-two digits), ``norm`` (the
     leave-out norm of the excess), ``spread``, ``z`` and ``basis`` (``own`` or ``peers``)."""
-    from .benford.stats import P_FIRST_TWO, Z_CRIT_MAD, share_stats
-
     x = np.asarray(values, dtype=np.float64)
     m2, _ = leading_digits(x, 2)
     per = period.astype("str").reset_index(drop=True)
@@ -136,7 +135,6 @@ def run_windows(df: pd.DataFrame, periods: list[str] | None, *, min_n: int = 300
     """(findings, the windows table) for the rows of ``df`` (``reporter``, ``flow``, ``period``, ``value_usd``:
     already filtered as the digit tests require). Findings only for windows ending in ``periods`` (all if None)."""
     from ..codes import country_name
-    from .benford.stats import log_bh
 
     side = df["flow"].astype("str").map(SIDES).fillna("").to_numpy(dtype=object)
     keep = side != ""

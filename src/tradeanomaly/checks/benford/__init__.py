@@ -36,8 +36,9 @@ Where reference implementations differ, the tests in ``tests/test_benford_refere
 
 Layout (everything below is re-exported here, so ``from tradeanomaly.checks.benford import X`` keeps working):
 
-* :mod:`.stats`: expected digit distributions, constants (Nigrini's MAD bounds, conformity labels) and the
-  vectorised statistics over a groups x digits count matrix (``share_stats``, ``log_bh``).
+* :mod:`tradeanomaly.checks.digit_stats` (beside the package, shared with the windowed tests): expected digit
+  distributions, constants (Nigrini's MAD bounds, conformity labels) and the vectorised statistics over a
+  groups x digits count matrix (``share_stats``, ``log_bh``).
 * :mod:`.results`: the result records (``DigitTest``, ``MantissaArc``, ``RoundNumbers``, ``Duplicates``,
   ``BenfordResult``).
 * :mod:`.counting`: the per-record passes (digits, mantissa, cents and their trailing zeros, last two digits at
@@ -58,7 +59,7 @@ from .engine import PARALLEL_MIN, GroupedBenford, analyse_groups, benford, secon
 from .estimated import EstimatedComparison, compare_estimated, estimated_table
 from .results import BenfordResult, DigitTest, Duplicates, MantissaArc, RoundNumbers
 from .counting import N_TZ
-from .stats import (
+from ..digit_stats import (
     CONFORMING, CONFORMITY, DF_EXPECTED_MEAN, DIGITS, EXPECTED, FINDING_TESTS, FIRST_TWO, INSUFFICIENT,
     KS_FACTOR, LAST_TWO_MIN_UNITS, MAX_CENTS, NIGRINI_MAD, NONCONFORMING, P_FIRST, P_FIRST_TWO, P_LAST_TWO,
     P_SECOND, P_SUMMATION, ROUND_MIN_UNITS, TESTS, UNIT_SHARE, WITHIN_SAMPLING, Z_CRIT_MAD, _conformity, log_bh,

@@ -13,10 +13,11 @@ import pandas as pd
 from ...errors import SchemaError
 from ...schema import Ledger, make_findings
 from ..base import CheckResult
+from ..digit_stats import CONFORMITY, DIGITS, FINDING_TESTS, NIGRINI_MAD, NONCONFORMING, log_bh
+from ..digit_windows import run_windows
 from .counting import _pow10
 from .engine import GroupedBenford, analyse_groups
 from .estimated import estimated_table
-from .stats import CONFORMITY, DIGITS, FINDING_TESTS, NIGRINI_MAD, NONCONFORMING, log_bh
 
 
 SIGNAL_LABEL = {
@@ -174,8 +175,6 @@ def run(
     ledger.finish(df_all)
     window_f, window_t = None, None
     if windows and {"reporter", "flow", "period"} <= set(flows.columns):
-        from ..digit_windows import run_windows
-
         window_f, window_t = run_windows(df_all, list(periods) if periods is not None else None, min_n=min_n,
                                          alpha=alpha, z_min=window_z_min, step_months=window_step_months,
                                          min_history=window_min_history)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..digits import _POW10, _POW_TABLE, _TABLE_OFFSET, integer_part, leading_digits
-from .stats import LAST_TWO_MIN_UNITS, MAX_CENTS, ROUND_MIN_UNITS, UNIT_SHARE
+from ..digit_stats import LAST_TWO_MIN_UNITS, MAX_CENTS, ROUND_MIN_UNITS, UNIT_SHARE
 
 
 # exact powers of ten, shared with the digit extraction

@@ -13,7 +13,7 @@ from ...errors import ConfigError
 from ..digits import leading_digits
 from .counting import _duplicates, _mant2_one, _pow10, _record_pass, _round_stats, _unit_pass
 from .results import BenfordResult, DigitTest, Duplicates, MantissaArc, RoundNumbers
-from .stats import (
+from ..digit_stats import (
     DF_EXPECTED_MEAN, DIGITS, EXPECTED, FIRST_TWO, INSUFFICIENT, P_FIRST_TWO, P_SUMMATION, TESTS, UNIT_SHARE,
     Z_CRIT_MAD, _conformity, share_stats,
 )
