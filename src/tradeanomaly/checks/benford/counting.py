@@ -265,15 +265,18 @@ def _runs_one(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     del table
     rest = np.sort(x[~t])
     del t
-    d = np.flatnonzero(rest[1:] == rest[:-1])
-    if len(d):
-        first_d = np.r_[0, np.flatnonzero(np.diff(d) != 1) + 1]
-        s_run = np.diff(np.r_[first_d, len(d)]) + 1
-        s_val = rest[d[first_d]]
-    else:
-        s_run = np.zeros(0, dtype=np.int64)
-        s_val = np.zeros(0)
+    s_val, s_run = _sorted_runs(rest)
     return np.concatenate([tv / 100.0, s_val]), np.concatenate([t_run, s_run]).astype(np.int64)
+
+
+def _sorted_runs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, length) of every run of at least two equal values in the sorted array ``a``; only the duplicate
+    structure is materialised (the positions ``i`` where ``a[i] == a[i + 1]``)."""
+    d = np.flatnonzero(a[1:] == a[:-1])
+    if not len(d):
+        return np.zeros(0, dtype=a.dtype), np.zeros(0, dtype=np.int64)
+    first_d = np.r_[0, np.flatnonzero(np.diff(d) != 1) + 1]
+    return a[d[first_d]], np.diff(np.r_[first_d, len(d)]) + 1
 
 
 def _duplicates_one(x: np.ndarray, top: int) -> dict[str, np.ndarray]:
@@ -313,15 +316,7 @@ def _duplicates(x: np.ndarray, g: np.ndarray, n_groups: int, top: int) -> dict[s
     rec_key = (gu << np.uint64(hbits)) | (h >> np.uint64(gbits))
     del h
     key = np.sort(rec_key)
-    # only the duplicate structure is materialised: d holds i where key[i] == key[i + 1]
-    d = np.flatnonzero(key[1:] == key[:-1])
-    if len(d):
-        first_d = np.r_[0, np.flatnonzero(np.diff(d) != 1) + 1]
-        run = np.diff(np.r_[first_d, len(d)]) + 1
-        run_key = key[d[first_d]]
-    else:
-        run = np.zeros(0, dtype=np.int64)
-        run_key = np.zeros(0, dtype=np.uint64)
+    run_key, run = _sorted_runs(key)
     run_group = (run_key >> np.uint64(hbits)).astype(np.int64)
     dup_records = np.bincount(run_group, weights=run, minlength=n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
