@@ -38,7 +38,7 @@ import pandas as pd
 from ..schema import validate_findings
 from ..scoring import KEY_COLUMNS, ScoreResult, split_structural
 from . import words
-from .cases import _with_order, assign_cases, base_keys
+from .cases import _with_order, assign_cases, base_keys, digit_side_hits
 from .evidence import combine_ensemble, harmonic_mean_p, materiality, orientation, subject_periods
 from .flags import (
     FLAG_COLUMNS, MEMBER_COLUMNS, empty_flags, finish, period_range, read_flags_csv, with_status, write_flags_csv,
@@ -178,23 +178,15 @@ def explained_by_digits(sp: pd.DataFrame, params: RankingParams) -> np.ndarray:
         return out
     t = _with_order(sp[["subject", "period"] + (["period_start"] if "period_start" in sp else [])])
     exp, imp = orientation(subj, sp["reporter"], sp["partner"])
-    d = pd.DataFrame({"R": sp["reporter"].astype("str").to_numpy()[fails],
+    d = pd.DataFrame({"d": np.flatnonzero(fails), "R": sp["reporter"].astype("str").to_numpy()[fails],
                       "side": subj[fails].str.extract(r"\[([XM])\]$", expand=False).fillna("").to_numpy(),
                       "dlo": t["m0"].to_numpy()[fails], "dhi": t["m1"].to_numpy()[fails]})
     pair = arrows == 1
-    cand = pd.DataFrame({"i": np.flatnonzero(pair), "exporter": exp[pair], "importer": imp[pair],
-                         "lo": t["m0"].to_numpy()[pair], "hi": t["m1"].to_numpy()[pair]})
-    hits = []
-    for side, tag in (("exporter", "X"), ("importer", "M")):
-        m = cand.merge(d.loc[d["side"].isin([tag, ""])], left_on=side, right_on="R")
-        m = m.loc[(m["lo"] <= m["dhi"]) & (m["dlo"] <= m["hi"])]
-        hits.append(m.assign(_p=m["exporter"] + ">" + m["importer"], _k=m["R"] + ":" + m["side"]))
-    h = pd.concat(hits)
-    if h.empty:
-        return out
-    wide = h.groupby("_k")["_p"].nunique()
-    h = h.loc[h["_k"].map(wide).to_numpy() >= max(params.reporter_case_min, 1)]
-    out[h["i"].to_numpy(dtype=np.int64)] = True
+    # months that overlap (no gap bridged: a gap of -1 months)
+    cand = pd.DataFrame({"e": np.flatnonzero(pair), "exporter": exp[pair], "importer": imp[pair],
+                         "lo": t["m0"].to_numpy()[pair], "hi": t["m1"].to_numpy()[pair], "gap": -1})
+    h = digit_side_hits(cand, d, params)
+    out[h["e"].to_numpy(dtype=np.int64)] = True
     return out
 
 

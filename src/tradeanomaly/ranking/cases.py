@@ -257,32 +257,19 @@ def assign_cases(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
             case.loc[m["e"].to_numpy()] = routes.loc[m["r"].to_numpy(), "key"].to_numpy()
 
     # 2. reporters whose digits fail take the pairs they report in the window (on that side of their reports)
-    digits = ep.loc[(ep["shape"] == "reporter") & (ep["lead_family"] == "digits")]
-    free = (case == ep["key"]) & (ep["shape"] == "pair")
+    # (only digits that fail clearly on their own, a q-value or a robust z of at least digits_case_min_score,
+    # explain a reporter's pairs: a marginal test must not swallow their gaps)
+    digits = ep.loc[(ep["shape"] == "reporter") & (ep["lead_family"] == "digits")
+                    & (ep["top_score"].to_numpy(dtype=float) >= params.digits_case_min_score)]
+    free = (case == ep["key"]) & (ep["shape"] == "pair") & (ep["lead_family"] != "routing")
     if len(digits) and free.any():
         dside = [k.split("#")[0].split(":")[2] if k.split("#")[0].count(":") >= 2 else "" for k in digits["key"]]
-        d = pd.DataFrame({"d": digits.index, "R": digits["reporter"].to_numpy(), "dside": dside,
-                          "dlo": digits["lo"].to_numpy(), "dhi": digits["hi"].to_numpy(),
-                          "dscore": digits["top_score"].to_numpy(dtype=float)})
-        cand = ep.loc[free].reset_index(names="e")
-        hits = []
-        for side, tag in (("exporter", "X"), ("importer", "M")):
-            m = cand.merge(d.loc[d["dside"].isin([tag, ""])], left_on=side, right_on="R")
-            if len(m):
-                g = gap_months(m["_freq"].to_numpy(), params)
-                # only digits that fail clearly on their own (a q-value or a robust z of at least
-                # digits_case_min_score) explain a reporter's pairs: a marginal test must not swallow their gaps
-                m = m.loc[_overlap(m["lo"].to_numpy(), m["hi"].to_numpy(), m["dlo"].to_numpy(), m["dhi"].to_numpy(),
-                                   g) & (m["lead_family"] != "routing") & (m["dscore"] >= params.digits_case_min_score)]
-                hits.append(m[["e", "d"]])
-        if hits:
-            h = pd.concat(hits).sort_values(["e", "d"], kind="mergesort").drop_duplicates("e")
-            # invented figures touch every partner: a window that coincides with a pair or two is not that
-            h = h.assign(_p=ep.loc[h["e"].to_numpy(), "exporter"].to_numpy() + ">" +
-                         ep.loc[h["e"].to_numpy(), "importer"].to_numpy())
-            wide = h.groupby("d")["_p"].nunique()
-            h = h.loc[h["d"].map(wide).to_numpy() >= max(params.reporter_case_min, 1)]
-            case.loc[h["e"].to_numpy()] = digits.loc[h["d"].to_numpy(), "key"].to_numpy()
+        d = pd.DataFrame({"d": digits.index, "R": digits["reporter"].to_numpy(), "side": dside,
+                          "dlo": digits["lo"].to_numpy(), "dhi": digits["hi"].to_numpy()})
+        cand = ep.loc[free, ["exporter", "importer", "lo", "hi"]].reset_index(names="e")
+        cand["gap"] = gap_months(ep.loc[free, "_freq"].to_numpy(), params)
+        h = digit_side_hits(cand, d, params)
+        case.loc[h["e"].to_numpy()] = digits.loc[h["d"].to_numpy(), "key"].to_numpy()
 
     # 3. one side of a reporter's reports flagged with many partners at once
     # only pairs that stand out on their own count towards a reporter's breadth
@@ -296,6 +283,24 @@ def assign_cases(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
     group_case = case.reindex(eps["group"].to_numpy()).to_numpy()
     sp["case"] = pd.Series(group_case, index=eps.index).reindex(sp["_ep"].to_numpy()).to_numpy()
     return sp
+
+
+def digit_side_hits(cand: pd.DataFrame, digits: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
+    """(``e``, ``d``): the pairs ``cand`` (``e``, ``exporter``, ``importer``, months ``lo``..``hi``, ``gap``) that a
+    failing digit test ``digits`` (``d``, reporter ``R``, ``side`` X, M or both, months ``dlo``..``dhi``) covers: the
+    reporter is the pair's exporter for a test of its exports, its importer for its imports, and the months
+    overlap within ``gap``; each pair goes to its first test, and only tests that take at least
+    ``reporter_case_min`` partners count (invented figures touch every partner: a window that coincides with a
+    pair or two is not that)."""
+    hits = []
+    for side, tag in (("exporter", "X"), ("importer", "M")):
+        m = cand.merge(digits.loc[digits["side"].isin([tag, ""])], left_on=side, right_on="R")
+        m = m.loc[_overlap(m["lo"].to_numpy(), m["hi"].to_numpy(), m["dlo"].to_numpy(), m["dhi"].to_numpy(),
+                           m["gap"].to_numpy())]
+        hits.append(m[["e", "d", "exporter", "importer"]])
+    h = pd.concat(hits).sort_values(["e", "d"], kind="mergesort").drop_duplicates("e")
+    wide = (h["exporter"] + ">" + h["importer"]).groupby(h["d"].to_numpy()).nunique()
+    return h.loc[h["d"].map(wide).to_numpy() >= max(params.reporter_case_min, 1), ["e", "d"]]
 
 
 def _median_mad_with_zeros(n: np.ndarray, total: int) -> tuple[float, float]:
