@@ -104,6 +104,21 @@ def test_a_rush_before_a_date_the_check_does_not_know_is_found():
     assert set(f["subject"]) == {"MEX>USA"}
 
 
+def test_the_amount_at_stake_is_what_was_moved_forward_not_the_whole_surge():
+    # the same payback after the date, after a surge twice as large: only the payback was shipped early (the rest
+    # of the surge is a rise, whatever its cause)
+    out = _rush_world()
+    cut = 41
+    out["MEX"][cut - 2:cut] *= 1.0 + 0.8 / 1.8  # the surge months at 2.6 times their level instead of 1.8
+    params = rush.RushParams(tariff_events=("2020-06-01",))
+    a = rush.run(_monthly(_rush_world()), params=params).findings.query("subject == 'MEX>USA'").iloc[0]
+    b = rush.run(_monthly(out), params=params).findings.query("subject == 'MEX>USA'").iloc[0]
+    assert 1.2e9 < a["usd_at_stake"] < 2.4e9
+    # the excess above the expectation doubles (its value), the amount at stake stays the payback
+    assert b["value"] - b["expected"] > 1.8 * (a["value"] - a["expected"])
+    assert b["usd_at_stake"] == pytest.approx(a["usd_at_stake"], rel=0.05)
+
+
 def test_a_configured_tariff_date_raises_the_score_of_the_same_rush():
     flows = _monthly(_rush_world())
     blind = rush.run(flows, params=rush.RushParams(tariff_events=())).findings

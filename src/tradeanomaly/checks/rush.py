@@ -186,7 +186,7 @@ def _one_per_episode(ev: pd.DataFrame, gap: int) -> pd.DataFrame:
 
 def _findings(ev: pd.DataFrame, pn, v, lv, med, known: dict, pre: int, post: int, L: int) -> pd.DataFrame:
     """Finding rows of the kept candidates: the excess over the seasonal expectation in the surge window and
-    the shortfall in the fall window."""
+    the shortfall in the fall window; the amount at stake is the smaller of the two (the shipments moved forward)."""
     rows, cut = ev["row"].to_numpy(), ev["cut"].to_numpy()
     k_pre, k_post = ev["k_pre"].to_numpy(), ev["k_post"].to_numpy()
     pre_cols = cut[:, None] + np.arange(-pre, 0)[None, :]
@@ -225,7 +225,10 @@ def _findings(ev: pd.DataFrame, pn, v, lv, med, known: dict, pre: int, post: int
         "subject": (keys["o"] + ">" + keys["d"] + np.where(hs_col == "", "", ":" + pd.Series(hs_col))).to_numpy(),
         "reporter": keys["o"].to_numpy(), "partner": keys["d"].to_numpy(), "hs": hs_col,
         "period": period, "score": ev["score"].to_numpy(), "value": act_pre.sum(axis=1),
-        "expected": exp_pre.sum(axis=1), "usd_at_stake": np.maximum(excess, 0.0), "detail": details,
+        # the amount moved forward in time: what ran above the expectation before the date and was missing after
+        # it (a surge twice its payback moved only the payback; the rest is a rise, whatever its cause)
+        "expected": exp_pre.sum(axis=1), "usd_at_stake": np.maximum(np.minimum(excess, shortfall), 0.0),
+        "detail": details,
     })
 
 
