@@ -93,18 +93,45 @@ class SeriesCheck(_ModuleCheck):
 
 
 class InvoiceExportCheck(_ModuleCheck):
-    """Exports invoiced to one partner and shipped to another, per unordered pair. Not partitioned yet: each
-    finding's ``n_tested`` counts the tests over all pairs, inside the body."""
+    """Exports invoiced to one partner and shipped to another, per unordered pair; the provinces' signals compare
+    each province with the others, so every row that is not a national report between two countries (a province's
+    row, a row with the world or an unspecified partner) goes to one partition. Partitioned: the mirror band's
+    ``n_tested`` (its tests over all pairs, per frequency) is the reduce step, counted per partition and summed.
+    Findings are put in the order of the whole table's run."""
 
     name = "invoice_export"
     module = "tradeanomaly.checks.invoice_export"
     key = ("pair",)
-    partitioned = False
-    partition_key = MirrorCheck.partition_key
+    partitioned = True
 
     @property
     def params_class(self):
         return self._module().InvoiceExportParams
+
+    def partition_key(self, flows: pd.DataFrame) -> pd.Series:
+        from .panels import AGGREGATE_PARTNERS
+
+        key = MirrorCheck.partition_key(self, flows)
+        national = flows["region"].astype("str").eq("").to_numpy(dtype=bool, na_value=False)
+        agg = list(AGGREGATE_PARTNERS)
+        other = (~national | flows["partner"].astype("str").isin(agg).to_numpy(dtype=bool)
+                 | flows["reporter"].astype("str").isin(agg).to_numpy(dtype=bool))
+        return key.mask(other, "*")
+
+    def stats_part(self, partition: pd.DataFrame, context: CheckContext):
+        return self._module().check.tested_counts(partition, context.params, context.periods)
+
+    def stats_combine(self, parts: list):
+        return self._module().check.combine_tested(parts)
+
+    def run(self, partition: pd.DataFrame, context: CheckContext) -> CheckResult:
+        return self._module().run(partition, params=context.params, periods=context.periods, stats=context.stats)
+
+    def combine(self, results: list[CheckResult], context: CheckContext) -> CheckResult:
+        from .base import finish, merge_ledgers
+
+        return CheckResult(check=results[0].check, findings=finish([r.findings for r in results], self.name),
+                           ledgers=merge_ledgers([led for r in results for led in r.ledgers]))
 
 
 class EntrepotCheck(_ModuleCheck):

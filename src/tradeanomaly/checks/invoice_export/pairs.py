@@ -258,14 +258,30 @@ def _pair_frequencies(cp: CodedPairs) -> dict:
     return {k: np.flatnonzero(fcode == j) for j, k in enumerate(names) if (fcode == j).any()}
 
 
-def _mirror_band(flows: pd.DataFrame, rows: np.ndarray, params: InvoiceExportParams, periods) -> list[pd.DataFrame]:
+def _band_states(flows: pd.DataFrame, rows: np.ndarray, params: InvoiceExportParams, periods):
+    """``(frequency, MirrorState, columns under test)`` of the mirror pairs of ``rows``, per frequency."""
     # the ratio at a period reads two smoothing windows, the history before them and a season back
     reach = {f: params.history[f] + 2 * (SMOOTH[f] - 1) + SEASON[f] + 1 for f in SMOOTH}
     cp = _coded_pairs(flows, reach_rows(flows, rows, periods, reach), params.cif_margin)
-    out = []
     for freq, part in _pair_frequencies(cp).items():
         ms = mirror_state((cp, part), freq, params.history, params.min_history, params.min_scale, periods)
-        test = period_mask(ms.labels, periods)
+        yield freq, ms, period_mask(ms.labels, periods)
+
+
+def mirror_band_tested(flows: pd.DataFrame, rows: np.ndarray, params: InvoiceExportParams,
+                       periods) -> dict[str, int]:
+    """Per frequency, how many pair-periods under test the mirror band tests (a finite robust z): the
+    ``n_tested`` of its findings. Counts of the pairs of any split of the flows by pair add up to the whole's."""
+    return {freq: int(np.isfinite(ms.z[:, test]).sum()) for freq, ms, test in _band_states(flows, rows, params,
+                                                                                            periods)}
+
+
+def _mirror_band(flows: pd.DataFrame, rows: np.ndarray, params: InvoiceExportParams, periods,
+                 n_tested: dict | None = None) -> list[pd.DataFrame]:
+    """The findings of ``invoice_export.mirror_band``; ``n_tested`` (per frequency, from
+    :func:`mirror_band_tested` over every pair) replaces the count of the pairs of ``flows`` alone."""
+    out = []
+    for freq, ms, test in _band_states(flows, rows, params, periods):
         ratio = np.exp(ms.lr)
         L = SEASON[freq]
         # the surge must be on the exporter's side: exports grew faster than the mirror imports
@@ -314,6 +330,7 @@ def _mirror_band(flows: pd.DataFrame, rows: np.ndarray, params: InvoiceExportPar
             "hs": np.where(keys["hs"] == "TOTAL", "", keys["hs"]),
             "period": [ms.labels[c] for c in cols], "score": score, "value": r_now,
             "expected": r_hist, "usd_at_stake": np.maximum(x - expected_x, 0.0),
-            "n_tested": float(np.isfinite(ms.z[:, test]).sum()), "detail": details,
+            "n_tested": float(n_tested[freq] if n_tested is not None else np.isfinite(ms.z[:, test]).sum()),
+            "detail": details,
         }))
     return out
