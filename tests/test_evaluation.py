@@ -184,9 +184,13 @@ def _dots_cases(shared_data, period: str, since: str):
 
 
 def _no_aggregate(top: pd.DataFrame) -> None:
-    from tradeanomaly.codes import is_country
+    """No subject is a publisher's aggregate (WLD, NES, a region's total). The one group allowed is a route's
+    destination market (CHN>LBY>EU27: the entrepot check sums the EU members' own imports, as EU duties apply)."""
+    from tradeanomaly.codes import GROUPS, is_country
 
-    codes = pd.Series(sorted({c for c in pd.concat([top["reporter"], top["partner"], top["hub"]]) if c}))
+    route = top["hub"].astype("str") != ""
+    partners = top["partner"].where(~(route & top["partner"].isin(list(GROUPS))), "")
+    codes = pd.Series(sorted({c for c in pd.concat([top["reporter"], partners, top["hub"]]) if c}))
     assert bool(is_country(codes).all()), list(codes[~is_country(codes).to_numpy(dtype=bool)])
 
 
@@ -215,3 +219,18 @@ def test_imf_dots_2019_china_vietnam_us_in_top_ten(shared_data):
     hit = top.loc[(top["reporter"] == "CHN") & (top["hub"] == "VNM") & (top["partner"] == "USA")]
     assert len(hit) == 1 and hit["kind"].iloc[0] == "rerouting", top[["rank", "subject", "kind"]]
     _no_aggregate(ranked.head(20))
+
+
+def test_a_flag_naming_a_group_matches_a_member_partner_and_nothing_else():
+    truth = evaluation.normalise_truth(pd.DataFrame([
+        dict(anomaly_id="t1", kind="transshipment", negative_control="false", reporter="CHN", partner="DEU",
+             hub="TUR", region="", hs="85", period_start="2020-01", period_end="2020-12", usd=1e9, note=""),
+        dict(anomaly_id="t2", kind="transshipment", negative_control="false", reporter="CHN", partner="USA",
+             hub="TUR", region="", hs="85", period_start="2020-01", period_end="2020-12", usd=1e9, note="")]))
+    flags = evaluation.normalise_flags(pd.DataFrame([
+        dict(rank=1, subject="CHN>TUR>EU27:85", reporter="CHN", partner="EU27", hub="TUR", region="", hs="85",
+             period="2020-03:2020-09"),
+        dict(rank=2, subject="CHN>TUR>ASEAN:85", reporter="CHN", partner="ASEAN", hub="TUR", region="", hs="85",
+             period="2020-03:2020-09")]))
+    m = evaluation.match(truth, flags)
+    assert m[["flag", "truth"]].values.tolist() == [[0, 0]]

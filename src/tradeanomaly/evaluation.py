@@ -5,7 +5,9 @@ anomalies, overall and per anomaly kind.
 
 * every key the truth row sets among ``reporter``, ``partner``, ``hub`` and ``region`` is equal in the flag; a key
   the truth row leaves empty places no constraint (truth ``CHN``/``USA`` with no hub matches the pair flag whatever
-  the check wrote in ``hub``). A truth table must therefore set every key that identifies its subject: an anomaly
+  the check wrote in ``hub``). A flag whose partner is a group of economies holding the truth's partner matches
+  too (a route to ``EU27`` is found for goods rerouted to Germany: the check measures the EU as one market). A
+  truth table must therefore set every key that identifies its subject: an anomaly
   of China as a whole written with an empty partner would be "found" by any flag whose reporter is China;
 * the truth ``hs`` is empty (any product, the pair's total included), or the flag's ``hs`` starts with it (a truth
   ``85`` is found by a flag at ``85`` or finer, ``8517``; not by the all-products flag ``TOTAL``, which does not
@@ -149,6 +151,18 @@ def normalise_flags(df: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------------------
 
 
+def _in_group(flag_partner: np.ndarray, truth_partner: np.ndarray) -> np.ndarray:
+    """Whether each flag's partner is a group of economies (``EU27``) that holds the truth's partner (``DEU``)."""
+    from .codes import GROUPS
+
+    out = np.zeros(len(flag_partner), dtype=bool)
+    for name, members in GROUPS.items():
+        here = flag_partner == name
+        if here.any():
+            out[here] = np.isin(truth_partner[here], list(members))
+    return out
+
+
 def match(truth: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     """Every (flag position, truth row) pair that matches (see the module docstring)."""
     if truth.empty or flags.empty:
@@ -170,7 +184,10 @@ def match(truth: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     keys_ok = np.ones(len(m), dtype=bool)
     for k in EXACT_KEYS:
         t = m[f"{k}_t"].to_numpy()
-        keys_ok &= (t == "") | (m[k].to_numpy() == t)
+        same = m[k].to_numpy() == t
+        if k == "partner":
+            same |= _in_group(m[k].to_numpy(), t)
+        keys_ok &= (t == "") | same
     m = m.loc[keys_ok]
     hs_ok = (m["t_hs"] == "") | np.array([f.startswith(t) for f, t in zip(m["hs"], m["t_hs"])], dtype=bool)
     no_period = (m["_f0"] < 0) | (m["_t0"] < 0)

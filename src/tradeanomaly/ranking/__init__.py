@@ -8,15 +8,17 @@ The steps (each in its own module):
    not an economy) are never a fraud subject: a reporter's world total is context, a province against the world is
    the province.
 2. **Evidence and materiality** per subject-period (:mod:`.evidence`): each finding's tail probability against
-   what its signal assessed in the run, families' surprisals added up, ``evidence = prior * surprise / log10(N)``;
+   what its signal assessed in the run, families' surprisals added up, ``evidence = prior * surprise / log10(N)``
+   (the prior: the families' priors weighted by their surprisals; a break both reports show alike counts less);
    the defensible dollars (the excess over the band or the pair's norm, the rerouted amount; never a whole flow).
 3. **Cases** (:mod:`.cases`): episodes of one case key, the legs of a route, the pairs of a reporter whose digits
    fail, and a reporter's reports flagged against a third of its partners at once, each become one case.
 4. **Score**: ``score = (1 - exp(-evidence / s)) * (materiality_base + (1 - materiality_base) * materiality)``,
    where a case's evidence combines its members per family (harmonic mean p), its materiality is the log-scale of
    its dollars (per period, the largest view of each pair; summed over the pairs and periods of the case), and the
-   scale ``s`` falls from ``evidence_scale`` to ``evidence_scale_full`` as materiality rises: a 100 bn break needs
-   less rarity to lead than a 0.3 bn ratio, while a strong case of a few millions still ranks. ``confidence`` is
+   scale ``s`` falls from ``evidence_scale`` to ``evidence_scale_full`` with ``materiality ** evidence_scale_power``:
+   a 100 bn break needs less rarity to lead than a 0.3 bn ratio, while a strong case of a few millions still ranks
+   (and a few billions lean little on their dollars). ``confidence`` is
    ``high`` (evidence >= 1.5: rarer than the rarest subject-period of the run on one family), ``medium`` (>= 1) or
    ``low``.
 5. **Chronic** cases (flagged in at least ``chronic_share`` of every period the findings span) are listed apart with
@@ -35,11 +37,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..codes import GROUPS
 from ..schema import validate_findings
 from ..scoring import KEY_COLUMNS, ScoreResult, split_structural
 from . import words
 from .cases import _with_order, assign_cases, base_keys, digit_side_hits
-from .evidence import combine_ensemble, harmonic_mean_p, materiality, orientation, subject_periods
+from .evidence import combine_ensemble, harmonic_mean_p, materiality, mix_priors, orientation, subject_periods
 from .flags import (
     FLAG_COLUMNS, MEMBER_COLUMNS, empty_flags, finish, period_range, read_flags_csv, with_status, write_flags_csv,
 )
@@ -61,9 +64,15 @@ class Ranking:
     members: pd.DataFrame
 
 
+#: checks whose destinations may be groups of economies (``destinations: [USA, EU27]``), each summed from its
+#: members' reports by the check
+GROUP_CHECKS: tuple[str, ...] = ("entrepot", "rush")
+
+
 def split_aggregates(findings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(findings about economies, findings about an aggregate). A finding is about an aggregate when its reporter,
-    partner or hub is not an economy (``WLD``, ``NES``), unless it names a region (a province against the world)."""
+    partner or hub is not an economy (``WLD``, ``NES``), unless it names a region (a province against the world) or
+    its partner is a destination group a check of :data:`GROUP_CHECKS` summed from its members (``CHN>TUR>EU27``)."""
     from ..codes import is_country
 
     codes = pd.unique(pd.concat([findings[c].astype("str") for c in ("reporter", "partner", "hub")]))
@@ -75,6 +84,13 @@ def split_aggregates(findings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     for c in ("reporter", "partner", "hub"):
         agg |= findings[c].astype("str").isin(bad).to_numpy()
     agg &= (findings["region"].astype("str") == "").to_numpy()
+    # a destination group that a check summed from its members' own reports (the EU27 a route or a rush ships to)
+    # is a market, not a publisher's aggregate row
+    summed = findings["check"].astype("str").isin(GROUP_CHECKS).to_numpy() & findings["partner"].astype(
+        "str").isin(list(GROUPS)).to_numpy() & np.isin(findings["reporter"].astype("str").to_numpy(),
+                                                       list(bad), invert=True)
+    summed &= np.isin(findings["hub"].astype("str").to_numpy(), list(bad), invert=True)
+    agg &= ~summed
     return findings.loc[~agg], findings.loc[agg]
 
 
@@ -232,7 +248,7 @@ def case_evidence(sp: pd.DataFrame, long: pd.DataFrame, params: RankingParams) -
     out = pd.DataFrame(index=s_rules.index)
     out["surprise"] = combine_ensemble(s_rules.to_numpy(), p_ens.reindex(out.index).to_numpy(dtype=float),
                                        params.w_ensemble)
-    out["prior"] = 1.0 - g["prior"].apply(lambda x: float(np.prod(1.0 - x.to_numpy()))).reindex(out.index)
+    out["prior"] = mix_priors(fam["prior"], fam["s"], [fam["case"]], params).reindex(out.index)
     # rerouting leaves a share shift and co-moving legs: a route case with neither (in any of its periods) is a
     # weaker lead, in its evidence and in its score (a large amount alone must not carry it)
     out["uncorroborated"] = False
@@ -284,7 +300,8 @@ def _case_table(sp: pd.DataFrame, long: pd.DataFrame, params: RankingParams) -> 
     t["materiality"] = materiality(t["usd_at_stake"].to_numpy(), params)
     # a large amount needs less rarity to be worth a look than a small one: the evidence scale runs from
     # evidence_scale (no materiality) down to evidence_scale_full (full materiality)
-    scale = params.evidence_scale + (params.evidence_scale_full - params.evidence_scale) * t["materiality"].to_numpy()
+    scale = params.evidence_scale + (params.evidence_scale_full - params.evidence_scale) * t[
+        "materiality"].to_numpy() ** params.evidence_scale_power
     t["score"] = confidence_of(t["evidence"].to_numpy(), scale) * (base + (1.0 - base) * t["materiality"])
     t.loc[t["uncorroborated"], "score"] *= params.route_uncorroborated_prior
     dated = sp["period"].astype("str").where(sp["period"].astype("str") != "")

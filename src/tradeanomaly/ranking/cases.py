@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..codes import GROUPS
 from ..periods import frequencies, month_span, period_ordinal
 from .evidence import is_product, orientation
 from .params import RankingParams
@@ -242,12 +243,17 @@ def assign_cases(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
                           "rhi": routes["hi"].to_numpy(), "rpri": routes["priority"].to_numpy()})
         dest = sp.loc[sp["shape"] == "route"].groupby("_ep")["importer"].agg(lambda s: set(s))
         r["D"] = [dest.get(i, set()) for i in r["r"]]
+        # a route of one product to a group of economies (EU27) has a leg of that product to each member
+        # (H -> DEU); a route of all products does not take the hub's every flow to a member (Libya's oil to Italy
+        # is not China's goods passing through Libya)
+        r["DG"] = [set().union(*[GROUPS.get(x, ()) for x in d]) if p else set() for d, p in zip(r["D"], r["rprod"])]
         m = pairs.reset_index(names="e").merge(r.drop(columns="_freq"), how="cross")
         if len(m):
             # the legs through the hub (O -> H and H -> D); O -> D itself is its own pair, whose other causes
             # (a rush before the tariff) the route must not take
-            on = [((a == o and b == h) or (a == h and b in d)) for a, b, o, h, d in
-                  zip(m["exporter"], m["importer"], m["O"], m["H"], m["D"])]
+            on = [((a == o and b == h) or (a == h and b in d) or (a == h and b in dg and pr and x == rx))
+                  for a, b, o, h, d, dg, pr, x, rx in zip(m["exporter"], m["importer"], m["O"], m["H"], m["D"],
+                                                          m["DG"], m["product"], m["hs"], m["rhs"])]
             same_hs = (~m["product"].to_numpy()) | (m["hs"].to_numpy() == m["rhs"].to_numpy()) | ~m["rprod"].to_numpy()
             g = gap_months(m["_freq"].to_numpy(), params)
             ok = np.asarray(on, dtype=bool) & same_hs & _overlap(m["lo"].to_numpy(), m["hi"].to_numpy(),

@@ -21,7 +21,9 @@ Then
 where ``N`` is the number of subject-periods the lead signal assessed, so that 1 is the rarest subject-period of the
 run on one family and 2 that on two independent families, whatever the size of the run; ``prior``
 (``signal_priors``) says how much the families say about misreporting rather than an innocent change (a series break
-alone: 0.5). A case's evidence combines its members per family with the harmonic mean p (valid under dependence,
+alone: 0.5; a break the flow's other report shows alike, times ``mirrored_break_prior``: two agencies recorded the
+goods moving, see :func:`mirrored_breaks`), the families' priors averaged with their surprisals as weights
+(:func:`mix_priors`), so that a faint mirror gap beside a large break does not lend the break its own prior. A case's evidence combines its members per family with the harmonic mean p (valid under dependence,
 Wilson 2019) before the same step; :func:`tradeanomaly.ranking.confidence_of` maps evidence to ``[0, 1)`` with
 diminishing returns.
 
@@ -138,8 +140,10 @@ def subject_periods(fraud: pd.DataFrame, ensemble: pd.DataFrame | None,
                                    "top_check", "top_signal", "detail", "top_score", "ensemble"])
         return sp, pd.DataFrame(columns=["subject", "period", "family", "p_fam", "prior", "p_ens"])
     p, n = tail_probability(fraud, params)
-    f = fraud.assign(_p=p, _n=n, _fam=family_of(fraud["signal"], params),
-                     _prior=prior_of(fraud["signal"], params)).reset_index(drop=True)
+    prior = prior_of(fraud["signal"], params)
+    # a break both reporters show alike is a change in the goods (a delivery, a lost contract), not in the reporting
+    prior = np.where(mirrored_breaks(fraud, params), prior * params.mirrored_break_prior, prior)
+    f = fraud.assign(_p=p, _n=n, _fam=family_of(fraud["signal"], params), _prior=prior).reset_index(drop=True)
     f = f.sort_values(["subject", "period", "_fam", "_p", "signal"], kind="mergesort")
     # per family: its strongest finding, and how many of its signals are present
     fam = f.groupby(["subject", "period", "_fam"], sort=True)
@@ -156,10 +160,10 @@ def subject_periods(fraud: pd.DataFrame, ensemble: pd.DataFrame | None,
     fam_t = fam_t.sort_values(["subject", "period", "p_fam", "_fam"], kind="mergesort")
     g = fam_t.groupby(["subject", "period"], sort=True)
     lead = g.head(1).set_index(["subject", "period"])
-    none = (1.0 - fam_t["_prior"]).groupby([fam_t["subject"], fam_t["period"]], sort=True).prod()
     sp = lead[[c for c in keys if c not in ("subject", "period")]].copy()
     sp["s_rules"] = g["_s"].sum().reindex(sp.index).to_numpy()
-    sp["prior"] = 1.0 - none.reindex(sp.index).to_numpy()
+    sp["prior"] = mix_priors(fam_t["_prior"], fam_t["_s"], [fam_t["subject"], fam_t["period"]],
+                             params).reindex(sp.index).to_numpy()
     sp["usd"] = g["usd_fam"].max().reindex(sp.index).to_numpy()
     sp["families"] = g["_fam"].agg(lambda s: ";".join(s)).reindex(sp.index).to_numpy()
     sp["n_families"] = g.size().reindex(sp.index).to_numpy()
@@ -196,6 +200,57 @@ def subject_periods(fraud: pd.DataFrame, ensemble: pd.DataFrame | None,
     long = fam_t[["subject", "period", "_fam", "p_fam", "_prior"]].rename(columns={"_fam": "family",
                                                                                    "_prior": "prior"})
     return sp, long.reset_index(drop=True)
+
+
+def mix_priors(prior: pd.Series, surprise: pd.Series, by, params: RankingParams) -> pd.Series:
+    """The prior of a subject-period or a case from those of its families. ``weighted``: the mean of the families'
+    priors weighted by their surprisals, so that a family counts by what it says (a faint mirror gap beside a large
+    series break leaves the break's prior); ``any``: the chance that at least one family points at misreporting,
+    ``1 - prod(1 - prior)``."""
+    prior = pd.Series(np.asarray(prior, dtype=float), index=np.arange(len(prior)))
+    if params.prior_mix == "any":
+        return 1.0 - (1.0 - prior).groupby([np.asarray(b) for b in by], sort=True).prod()
+    w = pd.Series(np.clip(np.asarray(surprise, dtype=float), 1e-12, None), index=prior.index)
+    keys = [np.asarray(b) for b in by]
+    num = (prior * w).groupby(keys, sort=True).sum()
+    return num / w.groupby(keys, sort=True).sum()
+
+
+def mirrored_breaks(findings: pd.DataFrame, params: RankingParams) -> np.ndarray:
+    """Which findings are series breaks (``series.*``) of a flow whose other report breaks alike in the same
+    period: the exporter's report of A to B and the importer's report of the same goods (``B>A[M]``, same product),
+    both above (or both below) their expectation, the two ratios ``value / expected`` within a factor of
+    ``mirrored_break_tolerance`` of each other. Two agencies that record the same jump saw the goods move: the
+    break says nothing about misreporting (an invoice export, a padded province or a fabricated month shows on one
+    side only). A jump of a flow that both sides misprice alike is the price family's to see."""
+    out = np.zeros(len(findings), dtype=bool)
+    sig = findings["signal"].astype("str")
+    sel = (sig.str.startswith("series.") & (findings["region"].astype("str") == "")
+           & (findings["hub"].astype("str") == "") & (findings["partner"].astype("str") != "")).to_numpy()
+    if not sel.any():
+        return out
+    d = findings.loc[sel]
+    value = d["value"].to_numpy(dtype=float)
+    expected = d["expected"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = np.log(value / expected)
+    ok = np.isfinite(lr)
+    subj = d["subject"].astype("str")
+    side = np.where(subj.str.endswith("[M]").to_numpy(), "M", "X")
+    exp_, imp_ = orientation(subj, d["reporter"].astype("str"), d["partner"].astype("str"))
+    t = pd.DataFrame({"k": pd.Series(exp_).astype("str").to_numpy() + ">" + pd.Series(imp_).astype("str").to_numpy()
+                      + ":" + d["hs"].astype("str").to_numpy() + "@" + d["period"].astype("str").to_numpy(),
+                      "side": side, "lr": lr, "i": np.flatnonzero(sel)})[ok]
+    # per flow-period and side, the break of the strongest signal's ratio (the median over the signals: they read
+    # the same series)
+    per = t.groupby(["k", "side"], sort=True)["lr"].median().unstack("side")
+    if not {"X", "M"} <= set(per.columns):
+        return out
+    x, m = per["X"].to_numpy(dtype=float), per["M"].to_numpy(dtype=float)
+    alike = (np.sign(x) == np.sign(m)) & (np.abs(x - m) <= np.log(params.mirrored_break_tolerance))
+    keys = set(per.index[np.isfinite(x) & np.isfinite(m) & alike])
+    out[t["i"].to_numpy()[t["k"].isin(keys).to_numpy()]] = True
+    return out
 
 
 def combine_ensemble(s_rules: np.ndarray, p_ens: np.ndarray, w: float) -> np.ndarray:

@@ -41,6 +41,13 @@ class RankingParams:
     signal_priors: tuple[tuple[str, float], ...] = (
         ("series.", 0.5), ("invoice_export.decoupling", 0.6), ("entrepot.origin_washing", 0.5),
         ("entrepot.thin_hub", 0.6))
+    #: how the priors of a subject-period's families combine (see ``evidence.mix_priors``): "weighted" by their
+    #: surprisals, or "any" (the chance that one of them points at misreporting)
+    prior_mix: str = "weighted"
+    #: prior factor of a series break that the flow's other report shows alike (see ``evidence.mirrored_breaks``):
+    #: ratios to expectation on the same side of 1 and within a factor of mirrored_break_tolerance
+    mirrored_break_prior: float = 0.5
+    mirrored_break_tolerance: float = 1.25
     #: prior factor of a route case seen by the pass-through bound alone, without a share shift at the
     #: destination or co-movement of the legs (an economy whose exports simply grew)
     route_uncorroborated_prior: float = 0.5
@@ -54,6 +61,9 @@ class RankingParams:
     #: flagging a subject-period
     evidence_scale: float = 0.8
     evidence_scale_full: float = 0.1
+    #: the scale falls with materiality ** evidence_scale_power: above 1, a few billions need nearly the rarity
+    #: of a few millions, and only the largest amounts lean on their dollars
+    evidence_scale_power: float = 1.5
     flag_evidence_scale: float = 0.7
     #: the flagging scale of a pair whose reporter's digits fail in the same months (see ``digits_case_min_score``)
     explained_flag_evidence_scale: float = 0.4
@@ -123,7 +133,7 @@ class RankingParams:
         fix_tuple("signal_priors", pairs=True)
         fix_tuple("product_specific_checks")
         for name in ("w_ensemble", "materiality_base", "reporter_case_share", "min_score",
-                     "route_uncorroborated_prior"):
+                     "route_uncorroborated_prior", "mirrored_break_prior"):
             v = float(getattr(self, name))
             if not 0 <= v <= 1:
                 raise ConfigError(f"ranking.{name} must be between 0 and 1, got {v!r}")
@@ -142,6 +152,13 @@ class RankingParams:
                self.explained_flag_evidence_scale, self.no_amount_evidence_scale) <= 0:
             raise ConfigError("ranking.evidence_scale, ranking.evidence_scale_full, ranking.flag_evidence_scale, "
                               "ranking.explained_flag_evidence_scale and ranking.no_amount_evidence_scale must be > 0")
+        if not self.evidence_scale_power > 0:
+            raise ConfigError(f"ranking.evidence_scale_power must be > 0, got {self.evidence_scale_power!r}")
+        if self.prior_mix not in ("weighted", "any"):
+            raise ConfigError(f"ranking.prior_mix must be 'weighted' or 'any', got {self.prior_mix!r}")
+        if not self.mirrored_break_tolerance > 1:
+            raise ConfigError("ranking.mirrored_break_tolerance must be > 1 (a factor between the two reports' "
+                              f"ratios), got {self.mirrored_break_tolerance!r}")
         if self.tail_decades < 0 or self.tail_min_findings < 1:
             raise ConfigError("ranking.tail_decades must be >= 0 and ranking.tail_min_findings >= 1")
         for prefix, w in self.signal_priors:
