@@ -465,3 +465,30 @@ def test_family_priors_weigh_by_what_each_family_says():
     assert mix_priors(prior, surprise, by, RankingParams(prior_mix="any")).iloc[0] == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="prior_mix"):
         RankingParams(prior_mix="max")
+
+
+def test_a_routes_product_leg_joins_it_when_a_gap_of_another_chapter_leads_the_pair():
+    """China's machinery exports to Turkey jump while Turkey's machinery exports to the US rise in China's place
+    (the route CHN>TUR>USA:84). The pair China -> Turkey's strongest episode is a sharp gap in another chapter
+    (beverages, HS 22), so the pair's group is led by it; the machinery leg still joins the route, and the pair
+    keeps only the beverages gap."""
+    rng = np.random.default_rng(21)
+    months = [f"2019-{m:02d}" for m in range(1, 13)]
+    rows = _background(rng, months)
+    route = []
+    for t in months[5:11]:
+        for s in ("entrepot.pass_through", "entrepot.share_shift", "entrepot.comovement"):
+            r = _route("CHN", "TUR", "USA", t, 12.0, 3e9, s)
+            r.update(subject="CHN>TUR>USA:84", hs="84")
+            route.append(r)
+    legs = [_break("CHN", "TUR", t, 6.0, 6e9, 2e9) for t in months[3:10]]
+    bev = [_gap("CHN", "TUR", months[2], 10.0, usd=2.5e9, hs="22"), _gap("CHN", "TUR", months[2], 9.0, usd=2.5e9,
+                                                                       hs="22", signal="mirror.peer_z")]
+    result = ranking.rank_cases(make_findings(rows + route + legs + bev), None)
+    m = result.members
+    route_case = m.loc[m["subject"] == "CHN>TUR>USA:84", "case_id"].unique()
+    assert len(route_case) == 1
+    leg_cases = set(m.loc[m["subject"] == "CHN>TUR:84", "case_id"])
+    assert leg_cases == set(route_case)
+    bev_cases = set(m.loc[m["subject"] == "CHN>TUR:22", "case_id"])
+    assert bev_cases and not bev_cases & leg_cases

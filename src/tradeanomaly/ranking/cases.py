@@ -23,7 +23,8 @@ break the other way), and widens the window only when at least ``extend_share`` 
 **Absorption** then joins groups that share a cause, in this order:
 
 1. the legs of a flagged route (O -> H and H -> D, at the route's product or at all products) overlapping it in
-   time join the route;
+   time join the route; a leg of a product route's product inside a pair's group led by another product joins
+   the route on its own, and the pair keeps the rest;
 2. a reporter whose digit test fails on its own (score at least ``digits_case_min_score``) in a window takes the
    pairs it reports on that side in that window, when at least ``reporter_case_min`` partners are concerned:
    invented figures show as mirror gaps and series breaks with every partner, and those are evidence, not cases;
@@ -261,6 +262,11 @@ def assign_cases(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
             m = m.loc[ok].sort_values(["e", "rpri", "r"], ascending=[True, False, True], kind="mergesort")
             m = m.drop_duplicates("e")
             case.loc[m["e"].to_numpy()] = routes.loc[m["r"].to_numpy(), "key"].to_numpy()
+        # a leg of the route's product inside a pair's group led by another product (the pair's strongest
+        # episode is a small gap of another chapter) joins the route on its own; the pair keeps the rest
+        legs = _product_legs(eps, r, case, params)
+    else:
+        legs = pd.Series(dtype=object)
 
     # 2. reporters whose digits fail take the pairs they report in the window (on that side of their reports)
     # (only digits that fail clearly on their own, a q-value or a robust z of at least digits_case_min_score,
@@ -286,9 +292,29 @@ def assign_cases(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
     if params.reporter_case_min > 0 and free.any():
         case = _reporter_sides(ep, free.to_numpy(), case, sp, params)
     # a case's name is its case key and its lead's episode number; absorbed groups take the absorbing case's
-    group_case = case.reindex(eps["group"].to_numpy()).to_numpy()
-    sp["case"] = pd.Series(group_case, index=eps.index).reindex(sp["_ep"].to_numpy()).to_numpy()
+    group_case = pd.Series(case.reindex(eps["group"].to_numpy()).to_numpy(), index=eps.index, dtype=object)
+    if len(legs):
+        group_case.loc[legs.index] = legs.to_numpy()
+    sp["case"] = group_case.reindex(sp["_ep"].to_numpy()).to_numpy()
     return sp
+
+
+def _product_legs(eps: pd.DataFrame, routes: pd.DataFrame, case: pd.Series, params: RankingParams) -> pd.Series:
+    """Route key by episode: the product-level episodes O -> H and H -> D of a product route's product that
+    overlap the route's window, in pair groups whose lead (another product) did not join a route."""
+    member = (eps.index != eps["group"]).to_numpy() & (eps["shape"] == "pair").to_numpy() & eps["product"].to_numpy()
+    free = np.array([str(c).startswith("P:") for c in case.reindex(eps["group"].to_numpy()).to_numpy()], dtype=bool)
+    cand = eps.loc[member & free]
+    r = routes.loc[routes["rprod"].to_numpy(dtype=bool)]
+    if cand.empty or r.empty:
+        return pd.Series(dtype=object)
+    m = cand.reset_index(names="e").merge(r.drop(columns="_freq"), left_on="hs", right_on="rhs")
+    on = np.array([(a == o and b == h) or (a == h and b in d) for a, b, o, h, d in
+                   zip(m["exporter"], m["importer"], m["O"], m["H"], m["D"])], dtype=bool)
+    ok = on & _overlap(m["lo"].to_numpy(), m["hi"].to_numpy(), m["rlo"].to_numpy(), m["rhi"].to_numpy(),
+                       gap_months(m["_freq"].to_numpy(), params))
+    m = m.loc[ok].sort_values(["e", "rpri", "r"], ascending=[True, False, True], kind="mergesort").drop_duplicates("e")
+    return pd.Series(case.reindex(m["r"].to_numpy()).to_numpy(), index=m["e"].to_numpy(), dtype=object)
 
 
 def digit_side_hits(cand: pd.DataFrame, digits: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
