@@ -3,7 +3,9 @@ drop after it; the date may be a configured tariff date or any other period of t
 
 For every series O -> D (and O -> D x product), monthly or quarterly, the expectation for a period is the same
 period a year earlier times the series' usual year-on-year growth (median of the history before the pre-event
-window); each period's deviation is a robust z of log growth (spread: 1.4826 MAD of the history, floored). The
+window); each period's deviation is a robust z of log growth (spread: 1.4826 MAD of the history, floored), taken
+against two years before as well where the history reaches so far (the deviation nearer zero counts, none when
+the two disagree in sign: the year after a rush or a dip has a moved base, not a rush of its own). The
 surge statistic is the best sum of z over the last k <= ``pre`` periods before the cut divided by sqrt(k), the
 drop statistic the same over the first k <= ``post`` periods from it with the sign turned; the score is their sum
 over sqrt(2) when both are positive (the same robust-z scale as the other checks).
@@ -78,6 +80,9 @@ class RushParams:
     - ``cif_margin`` [0.06]; ``min_score`` [3.5].
     - ``scan`` [True]: every period is a candidate date besides the configured ones; ``scan_min_side`` [1.5]: the
       surge and the drop z each at least this at a date not configured.
+    - ``two_year_base`` [True]: each period is also compared with two years before (twice the usual growth), and
+      the smaller deviation of the two counts when they agree in sign, none when they do not, so that the year
+      after a rush (whose base is inflated) or after a dip does not read as a rush of its own.
     """
 
     origins: tuple = ("*",)
@@ -93,6 +98,7 @@ class RushParams:
     include_estimated: bool = False
     scan: bool = True
     scan_min_side: float = 1.5
+    two_year_base: bool = True
 
     def __post_init__(self):
         for d in self.tariff_events:
@@ -141,19 +147,33 @@ def _series(flows: pd.DataFrame, rows: np.ndarray, params: RushParams) -> pd.Dat
     return both[key + ["v"]]
 
 
-def _event(g, med, scale, cut, pre, post):
+def _event(g, med, scale, cut, pre, post, g2=None):
     """Surge and drop statistics of every series around ``cut`` (the first period of the fall): the best sum of
     robust z over the last k <= ``pre`` periods before it over sqrt(k), and the same, sign turned, over the first
-    k <= ``post`` periods from it, against one expectation frozen before the surge window."""
+    k <= ``post`` periods from it, against one expectation frozen before the surge window.
+
+    ``g2``: growth over two years. Where given, each period's deviation is the one against the year before and
+    the one against two years before, whichever is nearer zero when both point the same way, else zero: a period
+    a year after a rush (or after a dip) deviates from the year before only, because its base moved; a rush
+    deviates from both years."""
     base = cut - pre
     m0, sc = med[:, base], scale[:, base]
     z_pre = (g[:, cut - pre:cut] - m0[:, None]) / sc[:, None]
     z_post = (g[:, cut:cut + post] - m0[:, None]) / sc[:, None]
+    if g2 is not None:
+        z_pre = _nearer_zero(z_pre, (g2[:, cut - pre:cut] - 2.0 * m0[:, None]) / sc[:, None])
+        z_post = _nearer_zero(z_post, (g2[:, cut:cut + post] - 2.0 * m0[:, None]) / sc[:, None])
     surges = np.stack([z_pre[:, pre - k:].sum(axis=1) / np.sqrt(k) for k in range(1, pre + 1)], axis=1)
     drops = np.stack([-z_post[:, :k].sum(axis=1) / np.sqrt(k) for k in range(1, post + 1)], axis=1)
     surges = np.where(np.isfinite(surges), surges, -np.inf)
     drops = np.where(np.isfinite(drops), drops, -np.inf)
     return surges.max(axis=1), drops.max(axis=1), surges.argmax(axis=1) + 1, drops.argmax(axis=1) + 1
+
+
+def _nearer_zero(z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
+    """``z1`` where ``z2`` is missing; else the one of the two nearer zero when they share a sign, else 0."""
+    both = np.where(np.sign(z1) == np.sign(z2), np.where(np.abs(z1) <= np.abs(z2), z1, z2), 0.0)
+    return np.where(np.isnan(z2), z1, both)
 
 
 def _scan_adjusted(score: np.ndarray, n: int) -> np.ndarray:
@@ -253,7 +273,8 @@ def _prepared(flows: pd.DataFrame, params: RushParams, periods: list[str] | None
         # count and its one-finding-per-rush choice look at every candidate period, so a run restricted to
         # some periods finds there exactly what the full run finds there. Without it, an event under test reads
         # the pre-event history a season back and the periods after it (rows without a period are left out).
-        before = {freq: params.pre[freq] + params.history[freq] + SEASON[freq] + 2}
+        before = {freq: params.pre[freq] + params.history[freq] + SEASON[freq] * (2 if params.two_year_base else 1)
+                  + 2}
         rows = reach_rows(flows, part, None if params.scan else periods, before, {freq: params.post[freq] + 1})
         out[freq] = _series(flows, rows, params)
     return led, out
@@ -358,13 +379,14 @@ def run(flows: pd.DataFrame, *, params: RushParams | None = None, periods: list[
             with np.errstate(divide="ignore", invalid="ignore"):
                 lv = np.log(np.where(v > 0, v, np.nan))
             g = lv - lagged(lv, L)
+            g2 = lv - lagged(lv, 2 * L) if params.two_year_base else None
             med, spread, _ = trailing_stats(g, params.history[freq], params.min_history[freq])
             scale = np.maximum(np.nan_to_num(spread, nan=np.inf), params.min_scale)
             pre, post = params.pre[freq], params.post[freq]
             n_scan = sum(c not in known for c in cuts)
             ev_rows = []
             for cut in cuts:
-                surge, drop, k_pre, k_post = _event(g, med, scale, cut, pre, post)
+                surge, drop, k_pre, k_post = _event(g, med, scale, cut, pre, post, g2)
                 rows = np.arange(len(surge))
                 score = (surge + drop) / np.sqrt(2.0)
                 hit = (surge > 0) & (drop > 0)
