@@ -91,3 +91,57 @@ def test_partitioned_check_gives_the_same_result_key_by_key(name):
     lw = [(x.stage, x.rows_in, dict(x.counts), x.examples) for x in whole.ledgers]
     ls = [(x.stage, x.rows_in, dict(x.counts), x.examples) for x in split.ledgers]
     assert lw == ls
+
+
+def _benford_parts(flows, n=8):
+    check = get_check("benford")
+    flows = flows.assign(**{ROW: np.arange(len(flows), dtype=np.int64)})
+    part = stable_hash(check.partition_key(flows), n)
+    return check, flows, [flows[part == i].reset_index(drop=True) for i in range(n)]
+
+
+def _concat_sorted(frames, by):
+    return pd.concat(frames, ignore_index=True).sort_values(by, kind="mergesort").reset_index(drop=True)
+
+
+def test_benford_split_needs_its_reduce_and_combine_steps():
+    """Each reporter's part alone adjusts its q-values over its own groups and windows, compares a window with its own
+    reporters only and ends its windows at its own last period; with the reduce step (the windows' ends, the
+    aggregate rows' rule, the record pass's cuts) and combine (q-values, peers, thresholds over every part) the 8 parts
+    give the whole table's result."""
+    check, flows, parts = _benford_parts(_panel())
+    periods = sorted(pd.unique(flows["period"].astype(str)))[-6:]
+    params = check.params(load_config(environ={}).checks["benford"].params)
+    ctx = CheckContext(periods=periods, params=params)
+    ctx.stats = check.stats_combine([check.stats_part(flows, ctx)])
+    whole = check.combine([check.run(flows, ctx)], ctx)
+    assert len(whole.findings) and whole.findings["signal"].eq("benford.window_first_two").any()
+
+    def alone(p, shared=None):
+        c = CheckContext(periods=periods, params=params)
+        c.stats = shared if shared is not None else check.stats_combine([check.stats_part(p, c)])
+        return check.combine([check.run(p, c)], c)
+
+    # without the reduce and combine steps: every part on its own
+    own = [alone(p) for p in parts]
+    audit = _concat_sorted([r.tables["benford_audit"] for r in own], ["reporter"])
+    assert audit.drop(columns=[c for c in audit.columns if c.endswith("qvalue")]).to_csv(index=False) == \
+        whole.tables["benford_audit"].drop(columns=[c for c in audit.columns if c.endswith("qvalue")]).to_csv(
+            index=False)  # the tests of each group are its own ...
+    assert audit.to_csv(index=False) != whole.tables["benford_audit"].to_csv(index=False)  # ... its q-values are not
+    windows = _concat_sorted([r.tables["benford_windows"] for r in own], ["freq", "reporter", "side", "period"])
+    assert not np.array_equal(windows["z"].to_numpy(), _concat_sorted(
+        [whole.tables["benford_windows"]], ["freq", "reporter", "side", "period"])["z"].to_numpy(), equal_nan=True)
+    findings = pd.concat([r.findings for r in own], ignore_index=True)
+    assert not (len(findings) == len(whole.findings) and np.array_equal(
+        np.sort(findings["n_tested"].to_numpy()), np.sort(whole.findings["n_tested"].to_numpy()), equal_nan=True))
+    # the reduce step without the combine step: still each part's own q-values and peers
+    shared = check.stats_combine([check.stats_part(p, ctx) for p in parts])
+    audit = _concat_sorted([alone(p, shared).tables["benford_audit"] for p in parts], ["reporter"])
+    assert audit.to_csv(index=False) != whole.tables["benford_audit"].to_csv(index=False)
+    # both steps: the whole table's result
+    ctx2 = CheckContext(periods=periods, params=params, stats=shared)
+    split = check.combine([check.run(p, ctx2) for p in parts], ctx2)
+    assert split.findings.to_csv(index=False) == whole.findings.to_csv(index=False)
+    for t in whole.tables:
+        assert split.tables[t].to_csv(index=False) == whole.tables[t].to_csv(index=False), t

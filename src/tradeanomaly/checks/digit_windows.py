@@ -43,28 +43,70 @@ def _label(freq: str, ordinal: int) -> str:
     return f"{ordinal:04d}"
 
 
+#: each frequency's window length, in periods
+LENGTH = {"M": 12, "Q": 4, "A": 1}
+FREQS = ("M", "Q", "A")
+
+
 def window_tests(values: np.ndarray, reporter: np.ndarray, side: np.ndarray, period: pd.Series,
                  *, step_months: int = 3, min_n: int = 300, min_history: int = 4) -> pd.DataFrame:
     """One row per reporter x side x window: keys, ``freq``, ``start``/``end`` labels, ``n``, ``mad``,
     ``mad_expected``, ``mad_critical``, ``excess``, ``logp`` (chi-square, first-two digits), ``norm`` (the
     leave-out norm of the excess), ``spread``, ``z`` and ``basis`` (``own`` or ``peers``)."""
+    return window_norms([window_counts(values, reporter, side, period, step_months=step_months, min_n=min_n)],
+                        min_history)
+
+
+def window_spans(period: pd.Series, masks: list[np.ndarray], factorized=None) -> list[dict[str, tuple[int, int]]]:
+    """For each mask of rows, per frequency, the first and last ordinal of their ``period`` (the reduce step of a
+    run split by reporter: the windows of every part end where the whole table's do). ``factorized``: ``(codes,
+    uniques)`` of ``period`` as text, when already made."""
+    codes, uniq = factorized if factorized is not None else pd.factorize(period.astype("str"))
+    u = pd.Series(np.asarray(uniq, dtype=object))
+    freq = frequencies(u).to_numpy() if len(u) else np.zeros(0, dtype=object)
+    ordn = period_ordinal(u) if len(u) else np.zeros(0, dtype=np.int64)
+    out = []
+    for m in masks:
+        present = np.zeros(len(uniq), dtype=bool)
+        present[codes[np.asarray(m, dtype=bool)]] = True
+        spans = {}
+        for fr in FREQS:
+            o = ordn[present & (freq == fr)]
+            if len(o):
+                spans[fr] = (int(o.min()), int(o.max()))
+        out.append(spans)
+    return out
+
+
+def window_counts(values: np.ndarray, reporter: np.ndarray, side: np.ndarray, period: pd.Series,
+                  *, step_months: int = 3, min_n: int = 300, spans: dict | None = None,
+                  first: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
+    """Per frequency present, the windows of :func:`window_tests` before their norms, with ``_first`` (the
+    position in the input of the reporter-side's first row, ``first``: the rows' positions, default 0..n-1).
+
+    ``spans`` (:func:`window_spans` of the whole table, frequency -> first and last ordinal): the windows end where
+    the whole table's end when the rows are some reporters' only; ``None``: the span of these rows."""
     x = np.asarray(values, dtype=np.float64)
     m2, _ = leading_digits(x, 2)
     per = period.astype("str").reset_index(drop=True)
     freq = frequencies(per).to_numpy()
     ordn = period_ordinal(per)
-    rows = []
-    for fr in ("M", "Q", "A"):
+    first = np.arange(len(x), dtype=np.int64) if first is None else np.asarray(first, dtype=np.int64)
+    rows = {}
+    for fr in FREQS:
         sel = np.flatnonzero(freq == fr)
         if not len(sel):
             continue
-        length, step = {"M": (12, max(1, step_months)), "Q": (4, 1), "A": (1, 1)}[fr]
+        length = LENGTH[fr]
+        step = {"M": max(1, step_months), "Q": 1, "A": 1}[fr]
         o = ordn[sel]
-        last = int(o.max())
+        lo, last = spans[fr] if spans is not None else (int(o.min()), int(o.max()))
         # windows end at the last period and every `step` periods before it
-        ends = np.arange(last, int(o.min()) - 1, -step)[::-1]
+        ends = np.arange(last, lo - 1, -step)[::-1]
         key = pd.DataFrame({"reporter": reporter[sel], "side": side[sel]})
         kc, kuniq = pd.factorize(pd.MultiIndex.from_frame(key))
+        kfirst = np.full(len(kuniq), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(kfirst, kc, first[sel])
         # each row belongs to the windows whose end lies in [o, o + length - 1]
         first_end = np.searchsorted(ends, o, side="left")
         counts = np.zeros((len(kuniq) * len(ends), 90), dtype=np.float64)
@@ -84,10 +126,31 @@ def window_tests(values: np.ndarray, reporter: np.ndarray, side: np.ndarray, per
         })
         t["mad_sd"] = (t["mad_critical"] - t["mad_expected"]) / Z_CRIT_MAD["first_two_digits"]
         t["start_ord"] = t["end_ord"] - length + 1
-        t = t.loc[t["n"] >= min_n].reset_index(drop=True)
+        keep = (t["n"] >= min_n).to_numpy()
+        t = t.loc[keep].reset_index(drop=True)
         t["end"] = [_label(fr, int(v)) for v in t["end_ord"]]
         t["start"] = [_label(fr, int(v)) for v in t["start_ord"]]
-        _norms(t, length, min_history)
+        t["_first"] = kfirst[gi[keep] // len(ends)]
+        rows[fr] = t
+    return rows
+
+
+def window_norms(parts: list[dict[str, pd.DataFrame]], min_history: int = 4) -> pd.DataFrame:
+    """The windows table from the :func:`window_counts` of one or more parts (each reporter in one part): rows in
+    the whole table's order (frequency, the reporter-side's first row, window end), then the leave-out norms, which
+    compare a window with the other reporters' same window (:func:`_norms`)."""
+    rows = []
+    for fr in FREQS:
+        frames = [p[fr] for p in parts if fr in p]
+        if not frames:
+            continue
+        if len(frames) == 1:
+            t = frames[0]
+        else:
+            t = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+            t = t.sort_values(["_first", "end_ord"], kind="mergesort").reset_index(drop=True)
+        t = t.drop(columns="_first")
+        _norms(t, LENGTH[fr], min_history)
         rows.append(t)
     if not rows:
         return pd.DataFrame(columns=["reporter", "side", "freq", "start", "end", "n", "mad", "mad_expected",
@@ -134,13 +197,29 @@ def run_windows(df: pd.DataFrame, periods: list[str] | None, *, min_n: int = 300
                 z_min: float = 3.0, step_months: int = 3, min_history: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(findings, the windows table) for the rows of ``df`` (``reporter``, ``flow``, ``period``, ``value_usd``:
     already filtered as the digit tests require). Findings only for windows ending in ``periods`` (all if None)."""
-    from ..codes import country_name
+    part = window_part(df, min_n=min_n, step_months=step_months)
+    return window_result([part], periods, alpha=alpha, z_min=z_min, min_history=min_history)
 
+
+def window_part(df: pd.DataFrame, *, min_n: int = 300, step_months: int = 3, spans: dict | None = None,
+                first: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
+    """The part of :func:`run_windows` that reads the rows: :func:`window_counts` of ``df``'s reporters x sides
+    (``spans`` and ``first`` as there, ``first`` one position per row of ``df``)."""
     side = df["flow"].astype("str").map(SIDES).fillna("").to_numpy(dtype=object)
     keep = side != ""
     d = df.loc[keep]
-    t = window_tests(d["value_usd"].to_numpy(dtype=np.float64), d["reporter"].astype("str").to_numpy(dtype=object),
-                     side[keep], d["period"], step_months=step_months, min_n=min_n, min_history=min_history)
+    return window_counts(d["value_usd"].to_numpy(dtype=np.float64), d["reporter"].astype("str").to_numpy(dtype=object),
+                         side[keep], d["period"], step_months=step_months, min_n=min_n, spans=spans,
+                         first=None if first is None else np.asarray(first)[keep])
+
+
+def window_result(parts: list[dict[str, pd.DataFrame]], periods: list[str] | None, *, alpha: float = 0.05,
+                  z_min: float = 3.0, min_history: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(findings, the windows table) from the :func:`window_part` of every part: the global steps (the peers'
+    norms, the q-values over all windows, ``n_tested``) run here, over the windows of all reporters."""
+    from ..codes import country_name
+
+    t = window_norms(parts, min_history)
     if t.empty:
         return make_findings(), t
     t["logq"] = log_bh(t["logp"].to_numpy())

@@ -64,18 +64,37 @@ class UnitValueCheck(Check):
 
 
 class BenfordCheck(_ModuleCheck):
-    """Digit tests of each reporter's amounts. Not partitioned yet: q-values are adjusted over all groups."""
+    """Digit tests of each reporter's amounts. Partitioned on the reporter. The reduce step (counted per partition,
+    added up): where the whole table's digit windows end (per frequency), whether its totals and world-partner rows
+    are set aside (it has both kinds), how many groups the digit tests have and at which rows the whole table's
+    record pass cuts its chunks (so each group's float sums keep their bits). Each partition tests its reporters'
+    groups and windows and returns every group's p-values and its candidate findings (with their suspects);
+    ``combine`` does the global steps on the driver over those small tables: the Benjamini-Hochberg q-values over
+    all groups and all windows, the thresholds that read them, each window's norm from the other reporters' same
+    window, the explanations (which name the flow when the whole run has one) and the publisher-estimates table
+    (from counts), in the whole table's order. A ``group_by`` whose groups take rows of several reporters
+    (``[region]`` over several countries) cannot be split: ``combine`` raises a ConfigError."""
 
     name = "benford"
     module = "tradeanomaly.checks.benford"
     key = ("reporter",)
-    partitioned = False
+    partitioned = True
 
     def keywords_of(self):
         return self._module().run
 
+    def stats_part(self, partition: pd.DataFrame, context: CheckContext):
+        return self._module().reduce_part(partition, periods=context.periods, **dict(context.params or {}))
+
+    def stats_combine(self, parts: list):
+        return self._module().reduce_combine(parts)
+
     def run(self, partition: pd.DataFrame, context: CheckContext) -> CheckResult:
-        return self._module().run(partition, periods=context.periods, **dict(context.params or {}))
+        return self._module().run_part(partition, periods=context.periods, stats=context.stats,
+                                       **dict(context.params or {}))
+
+    def combine(self, results: list[CheckResult], context: CheckContext) -> CheckResult:
+        return self._module().combine_parts(results, periods=context.periods, **dict(context.params or {}))
 
 
 class SeriesCheck(_ModuleCheck):

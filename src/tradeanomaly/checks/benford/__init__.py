@@ -46,7 +46,9 @@ Layout (everything below is re-exported here, so ``from tradeanomaly.checks.benf
 * :mod:`.engine`: the one-pass engine over many groups (``analyse_groups``, ``GroupedBenford``) and the tests of
   one sample (``benford``, ``second_order_test``).
 * :mod:`.check`: the check on the flows table (``run``): rows set aside, q-values, findings and their
-  explanations, the suspects table. The windowed tests are in :mod:`tradeanomaly.checks.digit_windows`.
+  explanations, the suspects table; the same split by reporter for the Dask engine (``reduce_part``,
+  ``reduce_combine``, ``run_part``, ``combine_parts``, which takes the q-values over all parts). The windowed tests
+  are in :mod:`tradeanomaly.checks.digit_windows`.
 * :mod:`.estimated`: publisher estimates against reported values (``compare_estimated``, ``estimated_table``).
 
 Settings such as ``PARALLEL_MIN`` are read in the submodule that defines them (:mod:`.engine`): patch them there.
@@ -54,7 +56,8 @@ Settings such as ``PARALLEL_MIN`` are read in the submodule that defines them (:
 
 from __future__ import annotations
 
-from .check import FLOW_WORDS, SCORE_CAP, SIGNAL_LABEL, qvalues, run
+from .check import (FLOW_WORDS, SCORE_CAP, SIGNAL_LABEL, combine_parts, qvalues, reduce_combine, reduce_part,
+                    run, run_part)
 from .engine import PARALLEL_MIN, GroupedBenford, analyse_groups, benford, second_order_test
 from .estimated import EstimatedComparison, compare_estimated, estimated_table
 from .results import BenfordResult, DigitTest, Duplicates, MantissaArc, RoundNumbers
@@ -72,6 +75,6 @@ __all__ = [
     "INSUFFICIENT", "KS_FACTOR", "LAST_TWO_MIN_UNITS", "MAX_CENTS", "MantissaArc", "NIGRINI_MAD", "NONCONFORMING",
     "N_TZ", "PARALLEL_MIN", "P_FIRST", "P_FIRST_TWO", "P_LAST_TWO", "P_SECOND", "P_SUMMATION", "ROUND_MIN_UNITS",
     "RoundNumbers", "SCORE_CAP", "SIGNAL_LABEL", "TESTS", "UNIT_SHARE", "WITHIN_SAMPLING", "Z_CRIT_MAD",
-    "analyse_groups", "benford", "compare_estimated", "estimated_table", "log_bh", "qvalues", "run",
-    "second_order_test", "share_stats",
+    "analyse_groups", "benford", "combine_parts", "compare_estimated", "estimated_table", "log_bh", "qvalues",
+    "reduce_combine", "reduce_part", "run", "run_part", "second_order_test", "share_stats",
 ]

@@ -46,8 +46,8 @@ def _trailing_zeros_fast(n: np.ndarray) -> np.ndarray:
     return tz
 
 
-def _by_group(gc: np.ndarray, weights: np.ndarray | None, n_groups: int) -> np.ndarray:
-    if n_groups == 1:
+def _by_group(gc: np.ndarray, weights: np.ndarray | None, n_groups: int, single: bool | None = None) -> np.ndarray:
+    if n_groups == 1 if single is None else single:
         return np.array([float(len(gc)) if weights is None else float(weights.sum(dtype=np.float64))])
     return np.bincount(gc, weights=weights, minlength=n_groups)
 
@@ -82,10 +82,15 @@ def _tz_hist_one(cents: np.ndarray) -> np.ndarray:
     return tz_one.reshape(1, N_TZ)
 
 
-def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
-    """Everything computed per record, in cache-sized chunks; per-group sums accumulate chunk by chunk."""
+def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int, single: bool | None = None,
+                 chunks: list[tuple[int, int]] | None = None) -> dict:
+    """Everything computed per record, in cache-sized chunks; per-group sums accumulate chunk by chunk.
+
+    ``single``: the one-sample passes (default: when there is one group); ``False`` takes the passes of many
+    groups for one group too. ``chunks``: the records' chunks (default :func:`_chunks`); the records of some of the
+    groups, cut where the whole table's chunks are cut, give those groups' sums the bits of the whole table's pass."""
     n = len(x)
-    single = n_groups == 1
+    single = n_groups == 1 if single is None else single
     m2 = np.empty(n, dtype=np.int64)
     idx = None if single else np.empty(n, dtype=np.int64)  # one sample: the digits themselves are the bins
     e = None if single else np.empty(n, dtype=np.int64)
@@ -95,7 +100,7 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
     n_ok = n_tz_bound = 0
     cents = np.empty(n)
     mant_all = np.empty(n, dtype=np.float32) if single else None
-    for a, b in _chunks(n, n_groups):
+    for a, b in (_chunks(n, n_groups) if chunks is None else chunks):
         xc, gc = x[a:b], g[a:b]
         m2c, ec = leading_digits(xc, 2)
         m2[a:b] = m2c
@@ -109,22 +114,22 @@ def _record_pass(x: np.ndarray, g: np.ndarray, n_groups: int) -> dict:
         coll = xc * _pow10(1 - ec)
         ge10 = xc >= 10
         if ge10.all():
-            acc["coll_sum"] += _by_group(gc, coll, n_groups)
-            acc["n10"] += _by_group(gc, None, n_groups)
+            acc["coll_sum"] += _by_group(gc, coll, n_groups, single)
+            acc["n10"] += _by_group(gc, None, n_groups, single)
         else:
-            acc["coll_sum"] += _by_group(gc[ge10], coll[ge10], n_groups)
-            acc["n10"] += _by_group(gc[ge10], None, n_groups)
+            acc["coll_sum"] += _by_group(gc[ge10], coll[ge10], n_groups, single)
+            acc["n10"] += _by_group(gc[ge10], None, n_groups, single)
         mant = np.log10(coll.astype(np.float32)) - np.float32(1)
         mant -= mant >= 1  # a value that rounds up to 100 sits at mantissa 0 of the circle
         ang = np.float32(2 * np.pi) * mant
-        acc["cos_sum"] += _by_group(gc, np.cos(ang), n_groups)
-        acc["sin_sum"] += _by_group(gc, np.sin(ang), n_groups)
-        acc["mant_sum"] += _by_group(gc, mant, n_groups)
+        acc["cos_sum"] += _by_group(gc, np.cos(ang), n_groups, single)
+        acc["sin_sum"] += _by_group(gc, np.sin(ang), n_groups, single)
+        acc["mant_sum"] += _by_group(gc, mant, n_groups, single)
         if single:
             mant_all[a:b] = mant  # squared and summed by _mant2_one
         else:
             m64 = mant.astype(np.float64)
-            acc["mant2_sum"] += _by_group(gc, m64 * m64, n_groups)
+            acc["mant2_sum"] += _by_group(gc, m64 * m64, n_groups, single)
         ok = xc < MAX_CENTS / 100  # xc is in dollars
         all_ok = ok.all()
         cc = (integer_part(xc * 100, as_float=True) if all_ok
@@ -180,7 +185,7 @@ def _mant2_one(mant: np.ndarray, n_groups: int) -> float:
     return total
 
 
-def _unit_pass(cents, g, unit_exp, n_groups):
+def _unit_pass(cents, g, unit_exp, n_groups, single: bool | None = None):
     """Last two digits and round flags at each group's own precision (``unit_exp``: power of ten, in cents)."""
     n = len(cents)
     last_two = np.full(n, -1, dtype=np.int64)
@@ -189,7 +194,7 @@ def _unit_pass(cents, g, unit_exp, n_groups):
     c_l2 = np.zeros(100, dtype=np.int64)
     rn_n = np.zeros(n_groups + 1, dtype=np.int64)
     rn_k = np.zeros(n_groups + 1, dtype=np.int64)
-    single = n_groups == 1
+    single = n_groups == 1 if single is None else single
     for a, b in _chunks(n, n_groups):
         gc = None if single else g[a:b]
         div = _POW10_F[unit_exp[0]] if single else _POW10_F[unit_exp[gc]]

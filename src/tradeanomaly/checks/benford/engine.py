@@ -184,13 +184,18 @@ def analyse_groups(
     min_n: int = 100,
     min_span: float = 2.0,
     top_duplicates: int = 5,
+    grouped: bool = False,
+    chunks: list[tuple[int, int]] | None = None,
 ) -> GroupedBenford:
     """Run every test for every group in one vectorised pass.
 
     ``values``: amounts (array-like). ``groups``: ``None`` (one sample), an array of labels, or a DataFrame of key
     columns (one row per value). ``sign``: "positive" analyses values > 0, "negative" the absolute values of
     values < 0. No Python loop runs over groups: digits are extracted once and counted with ``np.bincount`` on
-    ``group * K + digit``.
+    ``group * K + digit``. ``grouped``: one group is analysed by the passes of many groups (the sums of a group
+    then have the same bits whichever other groups share the pass, chunk for chunk). ``chunks``: the record pass's
+    chunks, as ``(start, stop)`` positions among the amounts kept (at least ``min_value``), by default fixed sizes;
+    some groups' amounts cut where the whole table's are give those groups' sums the bits of the whole table's pass.
     """
     if sign not in ("positive", "negative"):
         raise ConfigError(f"sign must be 'positive' or 'negative', not {sign!r}")
@@ -225,7 +230,8 @@ def analyse_groups(
         pool = ThreadPoolExecutor(max_workers=1)
         dup_job = pool.submit(_duplicates, x, g, n_groups, top_duplicates)
         pool.shutdown(wait=False)
-    p = _record_pass(x, g, n_groups)
+    single = None if not grouped else False
+    p = _record_pass(x, g, n_groups, single, chunks)
     m2, c_ft, sums, dec = p["first_two"], p["c_ft"], p["sums"], p["dec"]
     c_f = c_ft.reshape(n_groups, 9, 10).sum(axis=2)
     c_s = c_ft.reshape(n_groups, 9, 10).sum(axis=1)
@@ -246,7 +252,7 @@ def analyse_groups(
         at_least = np.cumsum(tzc[:, ::-1], axis=1)[:, ::-1] / np.maximum(tzc.sum(axis=1), 1)[:, None]
         unit_exp = (at_least >= UNIT_SHARE).sum(axis=1) - 1  # largest t with 90 % of amounts multiples of 10**t
         unit_exp = np.maximum(unit_exp, 0)
-    last_two, rec_round, c_l2, rn_n, rn_k = _unit_pass(p["cents"], g, unit_exp, n_groups)
+    last_two, rec_round, c_l2, rn_n, rn_k = _unit_pass(p["cents"], g, unit_exp, n_groups, single)
     round_numbers = _round_stats(rn_n, rn_k)
     # -- number duplication ------------------------------------------------------------------------------------
     duplicates = dup_job.result() if dup_job is not None else _duplicates(x, g, n_groups, top_duplicates)
