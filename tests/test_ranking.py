@@ -492,3 +492,27 @@ def test_a_routes_product_leg_joins_it_when_a_gap_of_another_chapter_leads_the_p
     assert leg_cases == set(route_case)
     bev_cases = set(m.loc[m["subject"] == "CHN>TUR:22", "case_id"])
     assert bev_cases and not bev_cases & leg_cases
+
+
+def test_an_established_supplier_gaining_share_is_diversion_more_than_rerouting():
+    """Two routes with the same findings: the US's imports shift from China to Cambodia, which supplied 5% of
+    what the US bought from the two, and to Canada, which supplied 40%. Canada's gain is mostly trade diversion:
+    its prior is 1 - (0.40 - 0.2) / 0.3 * 0.6 = 0.6 of Cambodia's, and it ranks below; with the rule off they tie."""
+    rng = np.random.default_rng(23)
+    months = [f"2019-{m:02d}" for m in range(1, 13)]
+    rows = _background(rng, months)
+    for hub, before in (("KHM", 0.05), ("CAN", 0.40)):
+        for t in months[4:8]:
+            for s in ("entrepot.pass_through", "entrepot.share_shift", "entrepot.comovement"):
+                r = _route("CHN", hub, "USA", t, 6.0, 3e9, s)
+                if s == "entrepot.share_shift":
+                    r.update(value=before + 0.08, expected=before)
+                rows.append(r)
+    f = make_findings(rows)
+    r = ranked(ranking.rank(f, None)).set_index("subject")
+    assert r.loc["CHN>KHM>USA", "rank"] < r.loc["CHN>CAN>USA", "rank"]
+    assert r.loc["CHN>CAN>USA", "score"] < r.loc["CHN>KHM>USA", "score"] - 0.05
+    off = ranked(ranking.rank(f, None, params=RankingParams(route_incumbent_prior=1.0))).set_index("subject")
+    assert off.loc["CHN>CAN>USA", "score"] == pytest.approx(off.loc["CHN>KHM>USA", "score"])
+    with pytest.raises(ConfigError, match="route_incumbent_share"):
+        RankingParams(route_incumbent_share=(0.5, 0.2))

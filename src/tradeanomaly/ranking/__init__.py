@@ -257,6 +257,17 @@ def case_evidence(sp: pd.DataFrame, long: pd.DataFrame, params: RankingParams) -
         corr = sp.groupby("case")["corroborated"].any().reindex(out.index).fillna(False).astype(bool)
         out["uncorroborated"] = (route & ~corr).to_numpy()
         out.loc[out["uncorroborated"], "prior"] *= params.route_uncorroborated_prior
+    # a hub that already supplied a large share of what the destination bought from the origin and the hub is an
+    # established competitor: its gain of share is mostly trade diversion (the prior falls linearly from 1 at
+    # route_incumbent_share[0] to route_incumbent_prior at route_incumbent_share[1] of the case's median share)
+    out["hub_share"] = np.nan
+    if "hub_share" in sp:
+        out["hub_share"] = sp.groupby("case")["hub_share"].median().reindex(out.index).to_numpy(dtype=float)
+        lo, hi = params.route_incumbent_share
+        frac = np.clip((out["hub_share"].to_numpy(dtype=float) - lo) / (hi - lo), 0.0, 1.0)
+        factor = 1.0 - frac * (1.0 - params.route_incumbent_prior)
+        route = out.index.to_series().str.startswith("R:").to_numpy()
+        out["prior"] = out["prior"] * np.where(route & np.isfinite(factor), factor, 1.0)
     scale = sp.sort_values(["case", "priority"], ascending=[True, False], kind="mergesort").groupby(
         "case")["scale"].first()
     out["evidence"] = out["prior"] * out["surprise"] / scale.reindex(out.index)

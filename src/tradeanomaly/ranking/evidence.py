@@ -177,6 +177,11 @@ def subject_periods(fraud: pd.DataFrame, ensemble: pd.DataFrame | None,
     rt = f["signal"].astype("str").str.startswith(("entrepot.share_shift", "entrepot.comovement")).to_numpy()
     sp["corroborated"] = pd.Series(rt).groupby([f["subject"].to_numpy(), f["period"].to_numpy()]).any().reindex(
         sp.index).to_numpy(dtype=bool)
+    # the hub's share of what the destination bought from the origin and the hub together before the shift (the
+    # share shift's expected value): an established supplier gaining share is trade diversion more than rerouting
+    share = f["signal"].astype("str").eq("entrepot.share_shift").to_numpy()
+    sp["hub_share"] = pd.Series(np.where(share, pd.to_numeric(f["expected"], errors="coerce"), np.nan)).groupby(
+        [f["subject"].to_numpy(), f["period"].to_numpy()]).max().reindex(sp.index).to_numpy(dtype=float)
     sp["period_start"] = f.drop_duplicates(["subject", "period"]).set_index(["subject", "period"])[
         "period_start"].reindex(sp.index).to_numpy() if "period_start" in f else ""
     sp = sp.reset_index()

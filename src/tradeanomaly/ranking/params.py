@@ -51,6 +51,12 @@ class RankingParams:
     #: prior factor of a route case seen by the pass-through bound alone, without a share shift at the
     #: destination or co-movement of the legs (an economy whose exports simply grew)
     route_uncorroborated_prior: float = 0.5
+    #: a route whose hub already supplied a large share of what the destination bought from the origin and the hub
+    #: (median over the case's share-shift findings, before the shift) is an established supplier gaining share,
+    #: trade diversion more than rerouting: its prior falls linearly from 1 at the first share to
+    #: route_incumbent_prior at the second
+    route_incumbent_share: tuple[float, float] = (0.2, 0.5)
+    route_incumbent_prior: float = 0.4
     #: weight of the pyod ensemble's percentile in the evidence of a subject-period (0: rules alone)
     w_ensemble: float = 0.25
     #: the ensemble counts only for kinds of subject with at least this many subject-periods in the run
@@ -132,8 +138,16 @@ class RankingParams:
         fix_tuple("families", pairs=True)
         fix_tuple("signal_priors", pairs=True)
         fix_tuple("product_specific_checks")
+        try:
+            lo, hi = (float(x) for x in self.route_incumbent_share)
+        except (TypeError, ValueError):
+            raise ConfigError("ranking.route_incumbent_share must be two shares [from, to], got "
+                              f"{self.route_incumbent_share!r}") from None
+        if not 0 <= lo < hi <= 1:
+            raise ConfigError(f"ranking.route_incumbent_share must satisfy 0 <= from < to <= 1, got {[lo, hi]!r}")
+        object.__setattr__(self, "route_incumbent_share", (lo, hi))
         for name in ("w_ensemble", "materiality_base", "reporter_case_share", "min_score",
-                     "route_uncorroborated_prior", "mirrored_break_prior"):
+                     "route_uncorroborated_prior", "mirrored_break_prior", "route_incumbent_prior"):
             v = float(getattr(self, name))
             if not 0 <= v <= 1:
                 raise ConfigError(f"ranking.{name} must be between 0 and 1, got {v!r}")
