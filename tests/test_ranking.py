@@ -516,3 +516,32 @@ def test_an_established_supplier_gaining_share_is_diversion_more_than_rerouting(
     assert off.loc["CHN>CAN>USA", "score"] == pytest.approx(off.loc["CHN>KHM>USA", "score"])
     with pytest.raises(ConfigError, match="route_incumbent_share"):
         RankingParams(route_incumbent_share=(0.5, 0.2))
+
+
+def test_a_pair_goes_to_the_digit_test_that_covers_its_months():
+    """Ecuador invents its export figures in 2023-03..2023-07 and Brazil its import figures in 2023-10..2023-12;
+    Ecuador -> Brazil disagrees in 2023-03..2023-06, with Ecuador's other partners. Both reporters' tests reach the pair
+    (Brazil's within the episode gap), but the months are Ecuador's: the pair is a member of Ecuador's case."""
+    rng = np.random.default_rng(25)
+    months = [f"2023-{m:02d}" for m in range(1, 13)]
+    rows = _background(rng, months)
+    rows.append(dict(check="benford", signal="benford.window_first_two", reporter="BRA", subject="BRA[M]",
+                     period="2023-12", period_start="2023-10", score=8.0, n_tested=48.0,
+                     detail="Brazil's import figures depart from Benford's law"))
+    rows.append(dict(check="benford", signal="benford.window_first_two", reporter="ECU", subject="ECU[X]",
+                     period="2023-07", period_start="2023-03", score=8.0, n_tested=48.0,
+                     detail="Ecuador's export figures depart from Benford's law"))
+    for k, partner in enumerate(PARTNERS8):
+        for t in months[2:6]:
+            rows.append(_gap("ECU", partner, t, 3.0 + 0.1 * k, usd=2e8))
+        if partner != "BRA":
+            for t in months[9:12]:
+                rows.append(_gap(partner, "BRA", t, 3.0 + 0.1 * k, usd=2e8))
+    for t in months[9:12]:
+        rows.append(_gap("CHN", "BRA", t, 3.3, usd=2e8))
+    out = ranking.rank_cases(make_findings(rows), None)
+    m = out.members
+    ecu_case = m.loc[m["subject"] == "ECU[X]", "case_id"].unique()
+    per_case = m.loc[m["subject"] == "BRA[M]", "case_id"].unique()
+    assert len(ecu_case) == 1 and len(per_case) == 1 and ecu_case[0] != per_case[0]
+    assert set(m.loc[m["subject"] == "ECU>BRA", "case_id"]) == set(ecu_case)

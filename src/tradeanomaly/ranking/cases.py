@@ -321,16 +321,19 @@ def digit_side_hits(cand: pd.DataFrame, digits: pd.DataFrame, params: RankingPar
     """(``e``, ``d``): the pairs ``cand`` (``e``, ``exporter``, ``importer``, months ``lo``..``hi``, ``gap``) that a
     failing digit test ``digits`` (``d``, reporter ``R``, ``side`` X, M or both, months ``dlo``..``dhi``) covers: the
     reporter is the pair's exporter for a test of its exports, its importer for its imports, and the months
-    overlap within ``gap``; each pair goes to its first test, and only tests that take at least
-    ``reporter_case_min`` partners count (invented figures touch every partner: a window that coincides with a
-    pair or two is not that)."""
+    overlap within ``gap``; each pair goes to the test whose window shares the most months with it (its exporter's
+    test of the months it covers, not its importer's of the months after: both economies may fail), the first on
+    ties, and only tests that take at least ``reporter_case_min`` partners count (invented figures touch every
+    partner: a window that coincides with a pair or two is not that)."""
     hits = []
     for side, tag in (("exporter", "X"), ("importer", "M")):
         m = cand.merge(digits.loc[digits["side"].isin([tag, ""])], left_on=side, right_on="R")
         m = m.loc[_overlap(m["lo"].to_numpy(), m["hi"].to_numpy(), m["dlo"].to_numpy(), m["dhi"].to_numpy(),
                            m["gap"].to_numpy())]
-        hits.append(m[["e", "d", "exporter", "importer"]])
-    h = pd.concat(hits).sort_values(["e", "d"], kind="mergesort").drop_duplicates("e")
+        m = m.assign(_common=-(np.minimum(m["hi"].to_numpy(), m["dhi"].to_numpy())
+                               - np.maximum(m["lo"].to_numpy(), m["dlo"].to_numpy())))
+        hits.append(m[["e", "d", "exporter", "importer", "_common"]])
+    h = pd.concat(hits).sort_values(["e", "_common", "d"], kind="mergesort").drop_duplicates("e")
     wide = (h["exporter"] + ">" + h["importer"]).groupby(h["d"].to_numpy()).nunique()
     return h.loc[h["d"].map(wide).to_numpy() >= max(params.reporter_case_min, 1), ["e", "d"]]
 
