@@ -420,6 +420,12 @@ def test_a_break_both_reports_show_alike_is_trade_not_misreporting():
     apart = make_findings([_break("ITA", "DEU", "2022-06", 9.0, 21e9, 7e9),
                            _break("DEU", "ITA", "2022-06", 8.8, 10e9, 6.8e9, "M")])
     assert not mirrored_breaks(apart, RankingParams()).any()
+    # a fourfold jump against a threefold one (log ratios 1.39 and 1.10, the smaller 0.79 of the larger): one large
+    # delivery recorded twice against two expectations; off when the share asked is above 0.8
+    big = make_findings([_break("ITA", "DEU", "2022-06", 9.0, 28e9, 7e9),
+                         _break("DEU", "ITA", "2022-06", 8.8, 21e9, 7e9, "M")])
+    assert mirrored_breaks(big, RankingParams()).all()
+    assert not mirrored_breaks(big, RankingParams(mirrored_break_share=0.8)).any()
 
 
 def test_a_route_to_a_group_of_economies_is_a_market_and_takes_its_members_legs():

@@ -225,7 +225,8 @@ def mirrored_breaks(findings: pd.DataFrame, params: RankingParams) -> np.ndarray
     """Which findings are series breaks (``series.*``) of a flow whose other report breaks alike in the same
     period: the exporter's report of A to B and the importer's report of the same goods (``B>A[M]``, same product),
     both above (or both below) their expectation, the two ratios ``value / expected`` within a factor of
-    ``mirrored_break_tolerance`` of each other. Two agencies that record the same jump saw the goods move: the
+    ``mirrored_break_tolerance`` of each other, or the smaller log ratio at least ``mirrored_break_share`` of the
+    larger. Two agencies that record the same jump saw the goods move: the
     break says nothing about misreporting (an invoice export, a padded province or a fabricated month shows on one
     side only). A jump of a flow that both sides misprice alike is the price family's to see."""
     out = np.zeros(len(findings), dtype=bool)
@@ -252,7 +253,13 @@ def mirrored_breaks(findings: pd.DataFrame, params: RankingParams) -> np.ndarray
     if not {"X", "M"} <= set(per.columns):
         return out
     x, m = per["X"].to_numpy(dtype=float), per["M"].to_numpy(dtype=float)
-    alike = (np.sign(x) == np.sign(m)) & (np.abs(x - m) <= np.log(params.mirrored_break_tolerance))
+    # alike: the two ratios within a factor of mirrored_break_tolerance, or, for large jumps, the smaller log ratio
+    # at least mirrored_break_share of the larger (a fourfold and a threefold jump are one delivery recorded twice
+    # against two expectations; a doubling beside a 20% rise is not)
+    lo, hi = np.minimum(np.abs(x), np.abs(m)), np.maximum(np.abs(x), np.abs(m))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        near = (np.abs(x - m) <= np.log(params.mirrored_break_tolerance)) | (lo >= params.mirrored_break_share * hi)
+    alike = (np.sign(x) == np.sign(m)) & near
     keys = set(per.index[np.isfinite(x) & np.isfinite(m) & alike])
     out[t["i"].to_numpy()[t["k"].isin(keys).to_numpy()]] = True
     return out

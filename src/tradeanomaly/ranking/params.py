@@ -48,6 +48,7 @@ class RankingParams:
     #: ratios to expectation on the same side of 1 and within a factor of mirrored_break_tolerance
     mirrored_break_prior: float = 0.5
     mirrored_break_tolerance: float = 1.25
+    mirrored_break_share: float = 0.7
     #: prior factor of a route case seen by the pass-through bound alone, without a share shift at the
     #: destination or co-movement of the legs (an economy whose exports simply grew)
     route_uncorroborated_prior: float = 0.5
@@ -147,7 +148,8 @@ class RankingParams:
             raise ConfigError(f"ranking.route_incumbent_share must satisfy 0 <= from < to <= 1, got {[lo, hi]!r}")
         object.__setattr__(self, "route_incumbent_share", (lo, hi))
         for name in ("w_ensemble", "materiality_base", "reporter_case_share", "min_score",
-                     "route_uncorroborated_prior", "mirrored_break_prior", "route_incumbent_prior"):
+                     "route_uncorroborated_prior", "mirrored_break_prior", "route_incumbent_prior",
+                     "mirrored_break_share"):
             v = float(getattr(self, name))
             if not 0 <= v <= 1:
                 raise ConfigError(f"ranking.{name} must be between 0 and 1, got {v!r}")
