@@ -29,12 +29,19 @@ class _ModuleCheck(Check):
 class MirrorCheck(_ModuleCheck):
     """Mirror gaps and unit values of each unordered pair of countries (A's reports of B beside B's of A).
 
-    Not partitioned yet: each reporter's reliability is estimated from all of its pairs inside the body."""
+    Partitioned on the unordered pair. What crosses pairs is the reduce step (:mod:`.mirror.stats`): each
+    partition pairs its flows and sends small records (a few numbers per paired row, the values that medians
+    need); the driver computes each reporter's reliability (exporter and importer effects over all pairs), the
+    size bands of the robust-SD floor, the peers of the exporter's other partners (median, count, MAD), the
+    exporter's paired exports (``min_usd_share``), and the unit values' mirror-ratio medians, adjusted-boxplot
+    fences and price moves across partners, as tables keyed by labels, broadcast to every partition. ``combine``
+    sums each signal's ``n_tested`` over the partitions, codes the tables' labels over the whole run and puts
+    findings and tables in the whole table's order."""
 
     name = "mirror"
     module = "tradeanomaly.checks.mirror"
     key = ("pair",)
-    partitioned = False
+    partitioned = True
     table_order = {"mirror_gaps": ("period", "exporter", "importer", "hs")}
 
     @property
@@ -49,10 +56,23 @@ class MirrorCheck(_ModuleCheck):
         lo, hi = np.where(r <= p, r, p), np.where(r <= p, p, r)
         return pd.Series(lo, index=flows.index, dtype=object) + "|" + pd.Series(hi, index=flows.index, dtype=object)
 
+    def stats_part(self, partition: pd.DataFrame, context: CheckContext):
+        return self._module().stats.part_stats(partition, context.params, context.periods)
+
+    def stats_combine(self, parts: list):
+        return self._module().stats.combine_stats(parts)
+
+    def run(self, partition: pd.DataFrame, context: CheckContext) -> CheckResult:
+        return self._module().run(partition, params=context.params, periods=context.periods, stats=context.stats)
+
+    def combine(self, results: list[CheckResult], context: CheckContext) -> CheckResult:
+        return self._module().check.combine_results(results, context.stats)
+
 
 class UnitValueCheck(Check):
-    """Unit-value outliers. The mirror check computes them beside the gaps (they share its pairing); this entry
-    is the switch ``checks.unit_value.enabled``, applied to the mirror's findings by the pipeline."""
+    """Unit-value outliers. The mirror check computes them beside the gaps (they share its pairing and its
+    partitions: the ratio medians, fences and price moves across partners are part of the mirror's reduce step);
+    this entry is the switch ``checks.unit_value.enabled``, applied to the mirror's findings by the pipeline."""
 
     name = "unit_value"
     produced_by = "mirror"

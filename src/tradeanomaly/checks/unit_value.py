@@ -25,6 +25,11 @@
 
 Pairs whose two reports use different quantity units are listed (``status == "unit_mismatch"``) and counted in
 the ledger, not compared and not dropped silently.
+
+What reads one pair alone (unit values, the mirror ratio, the own history of prices and quantities) is
+:func:`prepare`; what crosses pairs (the ratio's median per product, the fences across the exporter's partners,
+the median price move of its partners) comes from the mirror check's reduce step
+(:mod:`tradeanomaly.checks.mirror.stats`), so the check runs pair by pair on the Dask engine.
 """
 
 from __future__ import annotations
@@ -151,50 +156,109 @@ def _key(*cols: np.ndarray) -> np.ndarray:
     return key
 
 
-def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> UnitValueResult:
-    """Unit-value findings and table from the labelled mirror pair table (see module docstring)."""
+#: the reasons of the unit-value ledger, in the order it counts them
+REASONS = ("no_quantity", "unit_mismatch", "kept")
+
+#: the series whose own history the ``unit_value.own_history`` signal reads
+_OWN_LOGS = ("uv_x", "uv_m", "q_x", "q_m")
+
+
+def prepare(pairs: pd.DataFrame, params, period_labels: np.ndarray) -> dict | None:
+    """What the unit values read of each pair alone (``None`` without quantity columns or pairs): the rows with
+    both quantities, which of them compare (same unit), unit values, the log mirror ratio, the unit labels, and
+    the own-history statistics of the log unit values and quantities. ``pairs`` carries the integer codes ``p``,
+    ``e``, ``i``, ``h`` beside the values; ``period_labels`` are the labels of ``p``."""
+    if "qx" not in pairs.columns or pairs.empty:
+        return None
+    qx = pairs["qx"].to_numpy(dtype=float)
+    qm = pairs["qm"].to_numpy(dtype=float)
+    ux = pairs["qx_unit"].astype(str).to_numpy()
+    um = pairs["qm_unit"].astype(str).to_numpy()
+    has_q = (qx > 0) & (qm > 0)
+    mismatch = has_q & (ux != um)
+    comp = has_q & ~mismatch
+    rows = np.flatnonzero(has_q)
+    c = comp[rows]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv_x = pairs["x_usd"].to_numpy()[rows] / qx[rows]
+        uv_m = pairs["m_fob_usd"].to_numpy()[rows] / qm[rows]
+        ratio = np.where(c, np.log(uv_x / uv_m), np.nan)
+    unit_code, units = pd.factorize(pd.Series(ux[rows], dtype="str"))
+    p, e, i, h = (pairs[k].to_numpy()[rows] for k in ("p", "e", "i", "h"))
+    # the own history of the pair's log unit values and quantities (its previous periods, same unit)
+    ordinal_l, _, _ = _period_axes(period_labels)
+    ordn = ordinal_l[p] if len(p) else np.zeros(0, dtype=np.int64)
+    series = _key(e, i, h, unit_code)
+    ones = np.ones(len(rows), dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = {"uv_x": np.log(uv_x), "uv_m": np.log(uv_m), "q_x": np.log(qx[rows]), "q_m": np.log(qm[rows])}
+    own = {}
+    for k in _OWN_LOGS:
+        v = np.where(c & np.isfinite(logs[k]), logs[k], np.nan)
+        hh = _history(v, series, ordn, ones, params.history)
+        scale = np.maximum(MAD_TO_SD * hh["mad"], params.mad_floor)
+        d = np.where(hh["count"] >= params.min_history, v - hh["median"], np.nan)
+        own[k] = (v, hh, scale, d)
+    return {"has_q": has_q, "mismatch": mismatch, "comp": comp, "rows": rows, "c": c, "uv_x": uv_x, "uv_m": uv_m,
+            "ratio": ratio, "unit_code": unit_code.astype(np.int64), "units": np.asarray(units, dtype=object),
+            "p": p, "e": e, "h": h, "own": own, "d": {k: own[k][3] for k in ("uv_x", "uv_m")}}
+
+
+def _codes_of(table: pd.DataFrame) -> pd.DataFrame:
+    """The labelled pair table with the integer codes of its labels (what :func:`prepare` reads)."""
+    codes = {k: table[c].cat.codes.to_numpy().astype(np.int64)
+             for k, c in (("p", "period"), ("e", "exporter"), ("i", "importer"), ("h", "hs"))}
+    return pd.DataFrame({**codes, **{c: table[c] for c in ("x_usd", "m_fob_usd", "qx", "qm", "qx_unit", "qm_unit")
+                                     if c in table.columns}})
+
+
+def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing, *, prep: dict | None = None,
+              stats=None, tested: dict | None = None, order_key: bool = False) -> UnitValueResult:
+    """Unit-value findings and table from the labelled mirror pair table (see module docstring).
+
+    ``prep``: :func:`prepare` of the same pairs (made here when not given); ``stats``: the run's statistics across
+    pairs (:class:`tradeanomaly.checks.mirror.stats.MirrorStats`; from these pairs alone when not given).
+    ``tested`` receives each signal's count of tests among these pairs; with ``order_key`` the ledger's examples
+    carry the pair's labels as ``_row`` (so that partitions' examples merge in the whole table's order)."""
     ledger = Ledger(stage="unit_value.pairs", rows_in=len(table))
     if "qx" not in table.columns or table.empty:
         ledger.add("no_quantity", len(table))
         ledger.check()
         return UnitValueResult(ledgers=[ledger])
-    qx = table["qx"].to_numpy(dtype=float)
-    qm = table["qm"].to_numpy(dtype=float)
-    ux = table["qx_unit"].astype(str).to_numpy()
-    um = table["qm_unit"].astype(str).to_numpy()
-    has_q = (qx > 0) & (qm > 0)
-    mismatch = has_q & (ux != um)
+    if prep is None:
+        prep = prepare(_codes_of(table), params, pairing.period_labels)
+    if stats is None:
+        from .mirror.stats import local_uv_stats
+
+        stats = local_uv_stats(pairing, table, prep, params)
+    has_q, mismatch, comp = prep["has_q"], prep["mismatch"], prep["comp"]
     ledger.add("no_quantity", int((~has_q).sum()))
-    ledger.add("unit_mismatch", int(mismatch.sum()), table.loc[mismatch].head(3)[
-        ["period", "exporter", "importer", "hs", "qx_unit", "qm_unit"]].astype(str))
-    comp = has_q & ~mismatch
+    examples = table.loc[mismatch].head(3)[["period", "exporter", "importer", "hs", "qx_unit", "qm_unit"]].astype(str)
+    if order_key:
+        from .base import ROW
+
+        examples[ROW] = (examples["period"] + "\x00" + examples["exporter"] + "\x00" + examples["importer"] + "\x00"
+                         + examples["hs"]).to_numpy()
+    ledger.add("unit_mismatch", int(mismatch.sum()), examples)
     ledger.add("kept", int(comp.sum()))
     ledger.check()
 
-    rows = np.flatnonzero(has_q)
+    rows = prep["rows"]
     t = table.iloc[rows][["period", "exporter", "importer", "hs", "x_usd", "m_fob_usd", "qx", "qx_unit", "qm",
                           "qm_unit"]].reset_index(drop=True)
-    c = comp[rows]
+    c = prep["c"]
     test = test_mask[rows]
-    uv_x = t["x_usd"].to_numpy() / t["qx"].to_numpy()
-    uv_m = t["m_fob_usd"].to_numpy() / t["qm"].to_numpy()
+    uv_x, uv_m, ratio = prep["uv_x"], prep["uv_m"], prep["ratio"]
     t["uv_x"] = uv_x
     t["uv_m_fob"] = uv_m
     t["status"] = np.where(c, "compared", "unit_mismatch")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(c, np.log(uv_x / uv_m), np.nan)
     t["log_ratio"] = ratio
 
-    p_code = t["period"].cat.codes.to_numpy()
-    h_code = t["hs"].cat.codes.to_numpy()
-    unit_code = pd.factorize(t["qx_unit"].astype(str))[0]
-    grp = _key(p_code, h_code, unit_code)
-    grp_c = np.where(c, grp, -1)
-    s = pd.Series(ratio)
-    g = s.groupby(grp_c)
-    rmed = g.transform("median").to_numpy()
-    rcount = g.transform("count").to_numpy()
-    rmad = pd.Series(np.abs(ratio - rmed)).groupby(grp_c).transform("median").to_numpy()
+    # the product's mirror ratios across all pairs of the period (same unit)
+    ratio_key, box_key, shift_key = stats.uv_keys(pairing, t, prep)
+    rmed = np.where(c, stats.ratio.get(ratio_key, "median", np.nan), np.nan)
+    rcount = np.where(c, stats.ratio.get(ratio_key, "count", 0), 0).astype(np.int64)
+    rmad = np.where(c, stats.ratio.get(ratio_key, "mad", np.nan), np.nan)
     scale = np.maximum(MAD_TO_SD * rmad, params.mad_floor)
     z = np.where(c & (rcount >= params.uv_min_flows), (ratio - rmed) / scale, np.nan)
     t["ratio_median"] = rmed
@@ -203,16 +267,12 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> Un
 
     # the exporter's unit value to this partner against its unit values of the product to its other partners
     # (adjusted boxplot); across exporters the spread is mostly quality and product mix, not mispricing
-    e_code = t["exporter"].cat.codes.to_numpy()
-    ogrp = _key(p_code, h_code, unit_code, e_code)
-    fences = adjusted_fences(uv_x[c], ogrp[c], params.uv_whisker, params.uv_max_group, params.uv_min_flows,
-                             iqr_floor=2 * 0.6745 * params.mad_floor)
-    zx = _box_z(uv_x, ogrp, fences)
+    fx = {k: stats.fences.get(box_key, k, np.nan) for k in ("n", "iqr", "medcouple", "fence_low", "fence_high")}
+    zx = _box_z_rows(uv_x, fx)
     t["z_box"] = np.where(c, zx, np.nan)
-    fx = fences.reindex(ogrp)
-    t["fence_low"] = fx["fence_low"].to_numpy()
-    t["fence_high"] = fx["fence_high"].to_numpy()
-    t["medcouple"] = fx["medcouple"].to_numpy()
+    t["fence_low"] = fx["fence_low"]
+    t["fence_high"] = fx["fence_high"]
+    t["medcouple"] = fx["medcouple"]
 
     names = dict(zip(pairing.countries, _names(pairing.countries)))
     # an entrepôt pair's values carry re-exports its quantities may not: labelled by the mirror check, not here
@@ -238,9 +298,11 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> Un
         recs.append(_frame(sub, "unit_value.mirror_ratio", s_ratio[pick], sub["uv_x"].to_numpy(),
                            sub["uv_m_fob"].to_numpy() * np.exp(sub["ratio_median"].to_numpy()), at_stake, det,
                            int((test & c & np.isfinite(z)).sum())))
+    if tested is not None:
+        tested["unit_value.mirror_ratio"] = int((test & c & np.isfinite(z)).sum())
+        tested["unit_value.outlier"] = int((test & c & np.isfinite(zx)).sum())
     for zb, uv, q, who in ((zx, uv_x, t["qx"].to_numpy(), "exporter"),):
-        fr_all = fences.reindex(ogrp)
-        lo_all, hi_all = fr_all["fence_low"].to_numpy(), fr_all["fence_high"].to_numpy()
+        lo_all, hi_all = fx["fence_low"], fx["fence_high"]
         outside = c & np.isfinite(zb) & (zb > 0)
         stake = np.where(outside, np.abs(uv - np.where(uv > hi_all, hi_all, lo_all)) * q, 0.0)
         s_box = np.minimum(np.nan_to_num(zb), params.z_cap)
@@ -248,14 +310,13 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> Un
         if not pick.any():
             continue
         sub = t.loc[pick]
-        fr = fr_all.iloc[np.flatnonzero(pick)]
         lo, hi = lo_all[pick], hi_all[pick]
         v = uv[pick]
         at_stake = stake[pick]
         det = []
         for a, b, h, p, vv, l_, h_, u, n, zz in zip(
                 sub["exporter"].astype(str), sub["importer"].astype(str), sub["hs"].astype(str),
-                sub["period"].astype(str), v, lo, hi, sub["qx_unit"], fr["n"].to_numpy(), zb[pick]):
+                sub["period"].astype(str), v, lo, hi, sub["qx_unit"], fx["n"][pick], zb[pick]):
             an, bn = names.get(a, a), names.get(b, b)
             rep = an if who == "exporter" else bn
             det.append(f"{rep}'s report of HS {h} from {an} to {bn} in {p} has a unit value of {vv:,.2f} USD/{u}, "
@@ -263,7 +324,7 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> Un
                        f"partners for the product (z-equivalent {zz:.1f})")
         recs.append(_frame(sub, "unit_value.outlier", s_box[pick], v, np.clip(v, lo, hi), at_stake, det,
                            int((test & c & np.isfinite(zb)).sum())))
-    own = _own_history(t, c, test, entrepot, params, pairing, names)
+    own = _own_history(t, c, test, entrepot, params, names, prep, stats, shift_key, tested)
     if own is not None:
         recs.append(own)
     findings = make_findings(pd.concat(recs, ignore_index=True)) if recs else make_findings()
@@ -272,44 +333,32 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing) -> Un
     return UnitValueResult(findings=findings, table=table_out, ledgers=[ledger])
 
 
-def _box_z(values: np.ndarray, groups: np.ndarray, fences: pd.DataFrame) -> np.ndarray:
-    f = fences.reindex(groups)
-    lo, hi = f["fence_low"].to_numpy(), f["fence_high"].to_numpy()
-    sd = np.maximum(f["iqr"].to_numpy() / 1.349, 1e-12)
+def _box_z_rows(values: np.ndarray, f: dict) -> np.ndarray:
+    """The z-equivalent of each value against its own row's fences (``iqr``, ``fence_low``, ``fence_high``)."""
+    lo, hi = f["fence_low"], f["fence_high"]
+    sd = np.maximum(f["iqr"] / 1.349, 1e-12)
     with np.errstate(invalid="ignore"):
         z = np.where(values > hi, BOX_Z + (values - hi) / sd,
                      np.where(values < lo, BOX_Z + (lo - values) / sd, 0.0))
     return np.where(np.isfinite(hi), z, np.nan)
 
 
-def _own_history(t: pd.DataFrame, c: np.ndarray, test: np.ndarray, entrepot: np.ndarray, params, pairing,
-                 names: dict) -> pd.DataFrame | None:
+def _own_history(t: pd.DataFrame, c: np.ndarray, test: np.ndarray, entrepot: np.ndarray, params, names: dict,
+                 prep: dict, stats, shift_key: np.ndarray, tested: dict | None = None) -> pd.DataFrame | None:
     """``unit_value.own_history``: a pair's price of a product against its own previous periods, with the
     quantity in line with its own history (a price that jumps while the goods do not). Both sides are followed:
     where both reports move together the mirror ratio stays put, and only this signal sees the mispricing
-    (collusive over- or under-invoicing)."""
-    ordinal_l, _, _ = _period_axes(pairing.period_labels)
-    ordn = ordinal_l[t["period"].cat.codes.to_numpy()]
-    series = _key(t["exporter"].cat.codes.to_numpy(), t["importer"].cat.codes.to_numpy(),
-                  t["hs"].cat.codes.to_numpy(), pd.factorize(t["qx_unit"].astype(str))[0])
-    ones = np.ones(len(t), dtype=np.int64)
+    (collusive over- or under-invoicing). The own-history statistics are :func:`prepare`'s; the move of the
+    exporter's prices to all its partners comes from ``stats`` (it crosses pairs)."""
     t["z_own_uv"] = np.nan
     out_z = {}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = {"uv_x": np.log(t["uv_x"].to_numpy()), "uv_m": np.log(t["uv_m_fob"].to_numpy()),
-                "q_x": np.log(t["qx"].to_numpy()), "q_m": np.log(t["qm"].to_numpy())}
     hist = {}
     # the exporter's prices of the product to all its partners in the period move together when the product's
     # price moves (a price index, the exchange rate); a pair mispriced on paper moves alone
-    peer_group = _key(t["period"].cat.codes.to_numpy(), t["exporter"].cat.codes.to_numpy(),
-                      t["hs"].cat.codes.to_numpy(), pd.factorize(t["qx_unit"].astype(str))[0])
-    for k, v in logs.items():
-        v = np.where(c & np.isfinite(v), v, np.nan)
-        h = _history(v, series, ordn, ones, params.history)
-        scale = np.maximum(MAD_TO_SD * h["mad"], params.mad_floor)
-        d = np.where(h["count"] >= params.min_history, v - h["median"], np.nan)
+    for k in _OWN_LOGS:
+        v, h, scale, d = prep["own"][k]
         if k.startswith("uv"):
-            d = d - _peer_shift(d, peer_group)
+            d = d - _shift_of(d, shift_key, stats.shift[k])
             h = dict(h, median=h["median"] + (v - h["median"] - d))  # the norm now includes the peers' move
         out_z[k] = d / scale
         hist[k] = h
@@ -325,8 +374,10 @@ def _own_history(t: pd.DataFrame, c: np.ndarray, test: np.ndarray, entrepot: np.
                         / np.sqrt(2.0), np.nan)
     z = np.where(agree & (np.abs(np.nan_to_num(stouffer)) > np.abs(np.nan_to_num(z))), stouffer, z)
     t["z_own_uv"] = z
-    tested = test & c & np.isfinite(z)
-    pick = tested & ~entrepot & (np.abs(np.nan_to_num(z)) >= params.uv_min_score)
+    tested_rows = test & c & np.isfinite(z)
+    if tested is not None:
+        tested["unit_value.own_history"] = int(tested_rows.sum())
+    pick = tested_rows & ~entrepot & (np.abs(np.nan_to_num(z)) >= params.uv_min_score)
     if not pick.any():
         return None
     idx = np.flatnonzero(pick)
@@ -358,21 +409,20 @@ def _own_history(t: pd.DataFrame, c: np.ndarray, test: np.ndarray, entrepot: np.
         det.append(s)
     return _frame(sub, "unit_value.own_history", np.minimum(np.abs(z[idx]), OWN_HISTORY_CAP * params.z_cap), uv_now,
                   uv_norm,
-                  at_stake, det, int(tested.sum()))
+                  at_stake, det, int(tested_rows.sum()))
 
 
-def _peer_shift(d: np.ndarray, group: np.ndarray, min_peers: int = 3) -> np.ndarray:
+def _shift_of(d: np.ndarray, key: np.ndarray, table, min_peers: int = 3) -> np.ndarray:
     """The median of ``d`` (a log price's move from its own history) over the rows of the same group (one
-    exporter's product in one period, to all its partners), where the group holds at least ``min_peers`` finite
-    moves; 0 elsewhere. With three or more moves the median is not pulled by the row itself."""
+    exporter's product in one period, to all its partners, over every pair of the run: ``table`` holds each
+    group's median and count of finite moves), where the group holds at least ``min_peers`` finite moves; 0
+    elsewhere. With three or more moves the median is not pulled by the row itself."""
     fin = np.isfinite(d)
     out = np.zeros(len(d))
     if not fin.any():
         return out
-    s = pd.Series(d[fin])
-    g = s.groupby(group[fin])
-    med = g.transform("median").to_numpy()
-    cnt = g.transform("count").to_numpy()
+    med = table.get(key[fin], "median", np.nan)
+    cnt = table.get(key[fin], "count", 0)
     out[fin] = np.where(cnt >= min_peers, med, 0.0)
     return out
 

@@ -37,9 +37,14 @@ Layout (everything below is re-exported here, so ``from tradeanomaly.checks.mirr
 * :mod:`.pairing`: integer coding of the keys and ``pair_flows`` (A's exports to B beside B's imports from A,
   with the ledger of every row set aside).
 * :mod:`.gaps`: ``gap_measures`` (tau, FOB value, log and symmetric gaps, dollars beyond the band, own-history and
-  peer z, entrepôt and chronic labels), ``resolve_tau`` and ``size_noise``.
+  peer z, entrepôt and chronic labels; ``pair_measures`` reads one pair's rows, ``cross_measures`` adds what
+  crosses pairs), ``resolve_tau`` and ``size_noise``.
 * :mod:`.findings`: findings and their explanations (``build_findings``, ``fmt_usd``).
-* :mod:`.check`: the entry point ``run`` (reliability, tempering, unit values, tables) and ``write_outputs``.
+* :mod:`.stats`: what crosses pairs (reliability, size bands, peers, the exporter's paired exports, the unit values
+  across partners) as a reduce step: records per partition of pairs (``part_stats``), the run's ``MirrorStats``
+  on the driver (``combine_stats``); one table's run goes through the same code.
+* :mod:`.check`: the entry point ``run`` (reliability, tempering, unit values, tables), ``combine_results`` (the
+  partitions' results as one) and ``write_outputs``.
 
 The own-history statistics, period axes and country names that the unit-value check shares are in
 :mod:`tradeanomaly.checks.pair_history`.

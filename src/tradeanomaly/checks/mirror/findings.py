@@ -56,18 +56,26 @@ def _subjects(ex, im, hs) -> list[str]:
 
 
 def build_findings(table: pd.DataFrame, pairing: Pairing, params: MirrorParams,
-                   test_mask: np.ndarray) -> pd.DataFrame:
-    """Findings of the periods under test: own-history z, peer z, entrepôt label (see the package docstring)."""
+                   test_mask: np.ndarray, *, total_x: np.ndarray | None = None,
+                   tested: dict | None = None) -> pd.DataFrame:
+    """Findings of the periods under test: own-history z, peer z, entrepôt label (see the package docstring).
+
+    ``total_x``: for each row under test, the exporter's paired exports in its period at its product level over
+    all pairs of the run (summed over these rows when not given); ``tested`` receives each signal's count of tests
+    among these rows."""
     t = table.loc[test_mask]  # a new frame already: read only below
     if t.empty:
+        if tested is not None:
+            tested.update(dict.fromkeys(("mirror.log_gap_z", "mirror.peer_z", "mirror.entrepot", "mirror.chronic"), 0))
         return make_findings()
     temper = t["temper"].to_numpy()
     beyond = t["usd_beyond_band"].to_numpy()
     level = _hs_level(np.asarray(t["hs"].cat.categories.astype(str)))[t["hs"].cat.codes.to_numpy()]
     p_codes = t["period"].cat.codes.to_numpy().astype(np.int64)
     # the exporter's paired exports in the period, same product level
-    tot_key = (p_codes * 16 + level) * len(pairing.countries) + t["exporter"].cat.codes.to_numpy()
-    total_x = pd.Series(t["x_usd"].to_numpy()).groupby(tot_key).transform("sum").to_numpy()
+    if total_x is None:
+        tot_key = (p_codes * 16 + level) * len(pairing.countries) + t["exporter"].cat.codes.to_numpy()
+        total_x = pd.Series(t["x_usd"].to_numpy()).groupby(tot_key).transform("sum").to_numpy()
     material = beyond >= params.min_usd_share * total_x
 
     recs = []
@@ -88,6 +96,8 @@ def build_findings(table: pd.DataFrame, pairing: Pairing, params: MirrorParams,
     s_chronic = np.abs(t["log_gap"].to_numpy()) / params.chronic_log_gap
     n_tested = {"mirror.log_gap_z": int(np.isfinite(z_own).sum()), "mirror.peer_z": int(np.isfinite(z_peer).sum()),
                 "mirror.entrepot": int(len(t)), "mirror.chronic": int(len(t))}
+    if tested is not None:
+        tested.update(n_tested)
     for signal, pick, score, zcol in (("mirror.log_gap_z", pick_own, s_own, z_own),
                                       ("mirror.entrepot", pick_ent, s_ent, z_own),
                                       ("mirror.peer_z", pick_peer, s_peer, z_peer),

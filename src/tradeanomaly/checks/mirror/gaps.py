@@ -68,37 +68,84 @@ def size_noise(x: np.ndarray, m: np.ndarray, deviation: np.ndarray, group: np.nd
     """1.4826 * median |deviation| of the pairs in the same size band (``bands`` equal-count bands of the log of
     sqrt(X * M) within each ``group``: frequency and product level). With ``pair``, a pair's size is its median over
     all its periods, so that a period whose reports jump (the break under test, or an erratic reporter's swing)
-    does not move the pair into another band."""
+    does not move the pair into another band.
+
+    The three steps (:func:`pair_size`, :func:`size_bands` over the rows of every pair, :func:`band_spread` per row)
+    are apart so that the Dask engine can gather the band statistics over all partitions."""
+    size = pair_size(x, m, pair)
+    ok = np.isfinite(size) & np.isfinite(deviation)
+    table = size_bands(np.asarray(group)[ok], size[ok], np.abs(deviation[ok]), bands)
+    return band_spread(np.asarray(group), size, table)
+
+
+def pair_size(x: np.ndarray, m: np.ndarray, pair: np.ndarray | None = None) -> np.ndarray:
+    """log10 sqrt(X * M) of each row; with ``pair``, the median over the pair's rows."""
     with np.errstate(divide="ignore", invalid="ignore"):
         size = np.log10(np.sqrt(x * m))
     if pair is not None and len(size):
         size = pd.Series(size).groupby(np.asarray(pair)).transform("median").to_numpy()
-    out = np.full(len(x), np.nan)
-    ok = np.isfinite(size) & np.isfinite(deviation)
-    if bands < 1 or not ok.any():
-        return out
-    d = pd.DataFrame({"g": np.asarray(group)[ok], "s": size[ok], "a": np.abs(deviation[ok])})
+    return size
+
+
+def size_bands(group: np.ndarray, size: np.ndarray, abs_dev: np.ndarray, bands: int) -> dict:
+    """Per group (the rows with a finite size and deviation, of every pair): the sizes where bands 1 .. ``bands``-1
+    begin and the spread (1.4826 * median |deviation|) of each band, empty bands taking their neighbours'.
+
+    A row of size ``s`` falls in band ``clip(int(count(sizes <= s) / n * bands), 0, bands - 1)``; that is
+    nondecreasing in the count, so it is the number of band starts at or below ``s``."""
+    if bands < 1 or not len(size):
+        return {}
+    d = pd.DataFrame({"g": group, "s": size, "a": abs_dev})
     d["b"] = d.groupby("g")["s"].rank(pct=True, method="average").mul(bands).clip(upper=bands - 1e-9).astype(int)
     spread = d.groupby(["g", "b"])["a"].median().mul(MAD_TO_SD)
-    # every pair with a size (history or not) takes its band's spread
-    allsz = pd.DataFrame({"g": np.asarray(group), "s": size})
-    fin = np.isfinite(size)
     ref = d.groupby("g")["s"].apply(lambda v: np.sort(v.to_numpy()))
+    out = {}
     for g, srt in ref.items():
-        sel = fin & (allsz["g"].to_numpy() == g)
-        if not sel.any():
-            continue
-        b = np.clip((np.searchsorted(srt, size[sel], side="right") / len(srt) * bands).astype(int), 0, bands - 1)
+        n = len(srt)
+        band = (np.arange(n + 1) / n * bands).astype(int)  # the band of a size with c sizes at or below it
+        # the first count that reaches band k (k = 1 .. bands-1), and the size from which a row has that count
+        first = np.searchsorted(band, np.arange(1, bands), side="left")
+        starts = np.where(first <= n, srt[np.maximum(np.minimum(first, n) - 1, 0)], np.inf)
         vals = spread.loc[g].reindex(range(bands)).ffill().bfill().to_numpy()
-        out[sel] = vals[b]
+        out[g] = (starts, vals)
     return out
 
 
-def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True) -> pd.DataFrame:
+def band_spread(group: np.ndarray, size: np.ndarray, table: dict) -> np.ndarray:
+    """The spread of each row's band (:func:`size_bands`), NaN without a size or a band table for its group."""
+    out = np.full(len(size), np.nan)
+    fin = np.isfinite(size)
+    if not table or not fin.any():
+        return out
+    group = np.asarray(group)
+    for g in pd.unique(group[fin]):
+        if g not in table:
+            continue
+        sel = fin & (group == g)
+        starts, vals = table[g]
+        out[sel] = vals[np.searchsorted(starts, size[sel], side="right")]
+    return out
+
+
+def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True, cross=None) -> pd.DataFrame:
     """The pair table with tau, FOB import value, log gap, symmetric gap and dollars beyond the freight band.
 
-    With ``history`` also the own-history and peer robust z, and the entrepôt label.
-    """
+    With ``history`` also the own-history and peer robust z, and the entrepôt label. The size bands and the peers
+    cross pairs: ``cross`` (a :class:`~.stats.MirrorStats`) holds them for all pairs of the run; without it they are
+    computed from this pairing's pairs."""
+    pr, own = pair_measures(pairing, params, history=history)
+    if not history:
+        return pr
+    if cross is None:
+        from .stats import local_gap_stats
+
+        cross = local_gap_stats(pairing, pr, own, params)
+    return cross_measures(pr, own, pairing, params, cross)
+
+
+def pair_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True):
+    """The measures of :func:`gap_measures` that read one pair's own rows only: ``(pair table, own)``, ``own``
+    holding the own-history statistics and the inputs of the cross-pair ones (``None`` without ``history``)."""
     pr = pairing.pairs.copy(deep=False)  # new columns go to this frame only; the pairs are not copied
     n = len(pr)
     x_rep = pr["x_usd"].to_numpy()
@@ -168,17 +215,31 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
     pr["reexport_explained"] = has_rx & (beyond_reported > 0) & (beyond < 0.5 * beyond_reported)
     pr["usd_beyond_band_reported"] = beyond_reported
     if not history:
-        return pr
+        return pr, None
 
     thr = params.entrepot_min_log_gap
     h = own_history(log_gap, thr, params.chronic_log_gap)
     enough = h["count"] >= params.min_history
+    level = _hs_level(pairing.hs)[pr["h"].to_numpy()] if len(pairing.hs) else np.zeros(n, dtype=np.int64)
+    own = {"h": h, "enough": enough, "level": level, "size_group": freq * 16 + level,
+           "size": pair_size(x, m_fob, base + freq), "deviation": log_gap - np.where(enough, h["median"], np.nan)}
+    return pr, own
+
+
+def cross_measures(pr: pd.DataFrame, own: dict, pairing: Pairing, params: MirrorParams, cross) -> pd.DataFrame:
+    """The rest of :func:`gap_measures` on the table of :func:`pair_measures`, with the size bands and the peers
+    of ``cross``: size noise, own-history z, chronic and peer z, entrepôt labels."""
+    n = len(pr)
+    h, enough, level = own["h"], own["enough"], own["level"]
+    x, m_fob, log_gap = pr["x_compared_usd"].to_numpy(), pr["m_fob_usd"].to_numpy(), pr["log_gap"].to_numpy()
+    p = pr["p"].to_numpy()
+    nc = len(pairing.countries)
+    nh = max(len(pairing.hs), 1)
+    thr = params.entrepot_min_log_gap
     # small flows are noisier: the scale is floored by how far pairs of the same size usually stray from their own
     # norm (a robust spread across the pairs of each size band), so a tiny pair's routine swing does not read as
     # a break while a large pair's rare one does
-    pr["size_noise"] = size_noise(x, m_fob, log_gap - np.where(enough, h["median"], np.nan),
-                                  freq * 16 + (_hs_level(pairing.hs)[pr["h"].to_numpy()] if len(pairing.hs)
-                                               else 0), params.size_bands, pair=base + freq)
+    pr["size_noise"] = cross.size_noise(own["size_group"], own["size"])
     scale = np.maximum(np.maximum(MAD_TO_SD * h["mad"], params.mad_floor), np.nan_to_num(pr["size_noise"]))
     pr["n_history"] = h["count"]
     pr["hist_median"] = h["median"]
@@ -197,12 +258,7 @@ def gap_measures(pairing: Pairing, params: MirrorParams, *, history: bool = True
                      & (np.abs(log_gap) >= params.chronic_log_gap))
 
     # peers: the exporter's other partners, same period and product level
-    level = _hs_level(pairing.hs)[pr["h"].to_numpy()] if len(pairing.hs) else np.zeros(n, dtype=np.int64)
-    peer_key = (p * nc + pr["e"].to_numpy()) * 16 + level
-    g = pd.Series(log_gap).groupby(peer_key)
-    pmed = g.transform("median").to_numpy()
-    pcount = g.transform("count").to_numpy()
-    pmad = pd.Series(np.abs(log_gap - pmed)).groupby(peer_key).transform("median").to_numpy()
+    pmed, pcount, pmad = cross.peers(pairing, p, pr["e"].to_numpy(), level)
     pscale = np.maximum(MAD_TO_SD * pmad, params.mad_floor)
     pr["n_peers"] = pcount
     pr["peer_median"] = pmed

@@ -56,6 +56,11 @@ def _hs_level(hs_labels: np.ndarray) -> np.ndarray:
     return np.array([0 if h == "TOTAL" else len(h) for h in hs_labels], dtype=np.int64)
 
 
+#: the reasons of the pairing's ledger, in the order it counts them
+REASONS = ("re_export", "re_import", "subnational", "aggregate", "self_trade", "estimated", "zero_value", "duplicate",
+           "level_mismatch", "lost", "orphaned", "paired")
+
+
 @dataclass
 class Pairing:
     """Paired flows with integer keys, the one-sided flows, and the ledger that accounts for every row."""
@@ -67,16 +72,22 @@ class Pairing:
     hs: np.ndarray               # code -> HS code
     period_labels: np.ndarray    # code -> period
     estimated_share: np.ndarray  # per country: share of its rows the publisher estimated
+    # the counts behind it (rows without a reporter apart), so that partitions of the flows can be summed
+    country_rows: np.ndarray | None = None
+    country_estimated: np.ndarray | None = None
+    unknown_rows: int = 0
+    unknown_estimated: int = 0
 
 
-def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairing:
+def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None, quantities: bool | None = None) -> Pairing:
     """Pair A's exports to B with B's imports from A (same period and product).
 
     Set aside, each counted in the ledger: re-export/re-import rows (``re_export`` rows are used to adjust a
     hub's exports, not paired), subnational rows, publisher estimates, aggregates (WLD, NES, groups, unknown
     codes), self-trade, zero or missing values, duplicates, rows whose counterpart reports the pair only at another
     product level (``level_mismatch``), and one-sided rows (``lost``: exporter only; ``orphaned``: importer only).
-    ``rows in = paired + everything set aside``, checked.
+    ``rows in = paired + everything set aside``, checked. The pairs carry quantity columns where any paired row
+    has a quantity, or with ``quantities=True`` (another partition of the same flows has them).
     """
     from ...codes import is_country
 
@@ -117,8 +128,14 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
     aggregate = ~(ok_ext[rep] & ok_ext[par])
 
     # estimated share per reporter (national rows of real countries)
-    rows_per = np.bincount(np.maximum(rep, 0), minlength=nc)
-    est_per = np.bincount(np.maximum(rep[estimated], 0), minlength=nc)
+    known = rep >= 0
+    country_rows = np.bincount(rep[known], minlength=nc)
+    country_est = np.bincount(rep[known & estimated], minlength=nc)
+    unknown_rows, unknown_est = int((~known).sum()), int((~known & estimated).sum())
+    rows_per, est_per = country_rows.copy(), country_est.copy()
+    if nc:  # a row without a reporter counts for the first country
+        rows_per[0] += unknown_rows
+        est_per[0] += unknown_est
     with np.errstate(invalid="ignore", divide="ignore"):
         estimated_share = np.where(rows_per > 0, est_per / np.maximum(rows_per, 1), np.nan)
 
@@ -242,7 +259,8 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
         "m_valued_fob": _equals(flows["valuation"], "FOB")[pm],
     }, copy=False)  # fresh arrays: no need to copy them into blocks
     q = flows["quantity"].to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isfinite(q).any() and (np.isfinite(q[px]).any() or np.isfinite(q[pm]).any()):
+    if quantities or (quantities is None and np.isfinite(q).any()
+                      and (np.isfinite(q[px]).any() or np.isfinite(q[pm]).any())):
         qu_c, qu_l = _codes_labels(flows["quantity_unit"])
         if len(qu_c) and qu_c.min() >= 0 and all(isinstance(u, str) for u in qu_l):
             # the few unit labels by code: no text object per row
@@ -265,7 +283,8 @@ def pair_flows(flows: pd.DataFrame, params: MirrorParams | None = None) -> Pairi
                                                  categories=["missing", "estimated"]),
     }, copy=False)
     return Pairing(pairs=pairs, one_sided=one_sided, ledger=ledger, countries=countries, hs=hs_l,
-                   period_labels=per_l, estimated_share=estimated_share)
+                   period_labels=per_l, estimated_share=estimated_share, country_rows=country_rows,
+                   country_estimated=country_est, unknown_rows=unknown_rows, unknown_estimated=unknown_est)
 
 
 def _sorted_keys(key: np.ndarray, second: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
