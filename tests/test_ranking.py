@@ -397,7 +397,8 @@ def _break(reporter, partner, period, score, value, expected, side="X", hs="84",
 def test_a_break_both_reports_show_alike_is_trade_not_misreporting():
     """Italy's machinery exports to Germany triple in one month and Germany's imports from Italy triple alike (a
     delivery both agencies recorded): that pair ranks below France's identical jump that Germany's imports do not
-    show (only the exporter's report moved). The same pair ranks as high as France's with the rule off."""
+    show (only the exporter's report moved), and its amount at stake is the difference of the two reports, not the
+    jump. The same pair ranks as high as France's with the rule off."""
     rng = np.random.default_rng(5)
     months = [f"2022-{m:02d}" for m in range(1, 13)]
     rows = _background(rng, months)
@@ -413,9 +414,16 @@ def test_a_break_both_reports_show_alike_is_trade_not_misreporting():
     assert alike[subj.isin(["ITA>DEU:84", "DEU>ITA:84[M]"]).to_numpy() & (f["check"] == "series").to_numpy()].all()
     assert not alike[subj.eq("FRA>DEU:84").to_numpy()].any()
     r = ranked(ranking.rank(f, None)).set_index("subject")
-    off = ranked(ranking.rank(f, None, params=RankingParams(mirrored_break_prior=1.0))).set_index("subject")
+    off = ranked(ranking.rank(f, None, params=RankingParams(mirrored_break_tolerance=1.001,
+                                                            mirrored_break_share=1.0))).set_index("subject")
     assert r.loc["FRA>DEU:84", "score"] > r["score"].get("ITA>DEU:84", 0.0) + 0.1
     assert off.loc["ITA>DEU:84", "score"] >= off.loc["FRA>DEU:84", "score"] - 0.02
+    # the jump both agencies recorded is not at stake, the difference of their reports is (21 bn against 20 bn)
+    from tradeanomaly.ranking.evidence import subject_periods
+
+    sp = subject_periods(f, None, RankingParams())[0].set_index("subject")
+    assert sp.loc["ITA>DEU:84", "usd"] == pytest.approx(1e9)
+    assert sp.loc["FRA>DEU:84", "usd"] == pytest.approx(14e9)
     # two reports that jump by different factors (x3 and x1.5) are not alike
     apart = make_findings([_break("ITA", "DEU", "2022-06", 9.0, 21e9, 7e9),
                            _break("DEU", "ITA", "2022-06", 8.8, 10e9, 6.8e9, "M")])

@@ -142,8 +142,13 @@ def subject_periods(fraud: pd.DataFrame, ensemble: pd.DataFrame | None,
     p, n = tail_probability(fraud, params)
     prior = prior_of(fraud["signal"], params)
     # a break both reporters show alike is a change in the goods (a delivery, a lost contract), not in the reporting
-    prior = np.where(mirrored_breaks(fraud, params), prior * params.mirrored_break_prior, prior)
-    f = fraud.assign(_p=p, _n=n, _fam=family_of(fraud["signal"], params), _prior=prior).reset_index(drop=True)
+    alike, apart = mirrored_breaks(fraud, params, amounts=True)
+    prior = np.where(alike, prior * params.mirrored_break_prior, prior)
+    # and the jump both recorded is not at stake: what one report alone shows (their difference) is
+    usd = fraud["usd_at_stake"].to_numpy(dtype=float)
+    usd = np.where(alike, np.fmin(usd, apart), usd)
+    f = fraud.assign(_p=p, _n=n, _fam=family_of(fraud["signal"], params), _prior=prior,
+                     usd_at_stake=usd).reset_index(drop=True)
     f = f.sort_values(["subject", "period", "_fam", "_p", "signal"], kind="mergesort")
     # per family: its strongest finding, and how many of its signals are present
     fam = f.groupby(["subject", "period", "_fam"], sort=True)
@@ -221,20 +226,24 @@ def mix_priors(prior: pd.Series, surprise: pd.Series, by, params: RankingParams)
     return num / w.groupby(keys, sort=True).sum()
 
 
-def mirrored_breaks(findings: pd.DataFrame, params: RankingParams) -> np.ndarray:
+def mirrored_breaks(findings: pd.DataFrame, params: RankingParams, amounts: bool = False):
     """Which findings are series breaks (``series.*``) of a flow whose other report breaks alike in the same
     period: the exporter's report of A to B and the importer's report of the same goods (``B>A[M]``, same product),
     both above (or both below) their expectation, the two ratios ``value / expected`` within a factor of
     ``mirrored_break_tolerance`` of each other, or the smaller log ratio at least ``mirrored_break_share`` of the
     larger. Two agencies that record the same jump saw the goods move: the
     break says nothing about misreporting (an invoice export, a padded province or a fabricated month shows on one
-    side only). A jump of a flow that both sides misprice alike is the price family's to see."""
+    side only). A jump of a flow that both sides misprice alike is the price family's to see.
+
+    With ``amounts``: ``(mask, difference)``, the second the absolute difference of the two reports' values (each
+    side's median over its signals) on the rows of the mask, NaN elsewhere: what one report alone shows."""
     out = np.zeros(len(findings), dtype=bool)
+    diff = np.full(len(findings), np.nan)
     sig = findings["signal"].astype("str")
     sel = (sig.str.startswith("series.") & (findings["region"].astype("str") == "")
            & (findings["hub"].astype("str") == "") & (findings["partner"].astype("str") != "")).to_numpy()
     if not sel.any():
-        return out
+        return (out, diff) if amounts else out
     d = findings.loc[sel]
     value = d["value"].to_numpy(dtype=float)
     expected = d["expected"].to_numpy(dtype=float)
@@ -246,12 +255,12 @@ def mirrored_breaks(findings: pd.DataFrame, params: RankingParams) -> np.ndarray
     exp_, imp_ = orientation(subj, d["reporter"].astype("str"), d["partner"].astype("str"))
     t = pd.DataFrame({"k": pd.Series(exp_).astype("str").to_numpy() + ">" + pd.Series(imp_).astype("str").to_numpy()
                       + ":" + d["hs"].astype("str").to_numpy() + "@" + d["period"].astype("str").to_numpy(),
-                      "side": side, "lr": lr, "i": np.flatnonzero(sel)})[ok]
+                      "side": side, "lr": lr, "v": value, "i": np.flatnonzero(sel)})[ok]
     # per flow-period and side, the break of the strongest signal's ratio (the median over the signals: they read
     # the same series)
     per = t.groupby(["k", "side"], sort=True)["lr"].median().unstack("side")
     if not {"X", "M"} <= set(per.columns):
-        return out
+        return (out, diff) if amounts else out
     x, m = per["X"].to_numpy(dtype=float), per["M"].to_numpy(dtype=float)
     # alike: the two ratios within a factor of mirrored_break_tolerance, or, for large jumps, the smaller log ratio
     # at least mirrored_break_share of the larger (a fourfold and a threefold jump are one delivery recorded twice
@@ -261,8 +270,14 @@ def mirrored_breaks(findings: pd.DataFrame, params: RankingParams) -> np.ndarray
         near = (np.abs(x - m) <= np.log(params.mirrored_break_tolerance)) | (lo >= params.mirrored_break_share * hi)
     alike = (np.sign(x) == np.sign(m)) & near
     keys = set(per.index[np.isfinite(x) & np.isfinite(m) & alike])
-    out[t["i"].to_numpy()[t["k"].isin(keys).to_numpy()]] = True
-    return out
+    hit = t["k"].isin(keys).to_numpy()
+    out[t["i"].to_numpy()[hit]] = True
+    if not amounts:
+        return out
+    vals = t.groupby(["k", "side"], sort=True)["v"].median().unstack("side")
+    gap = (vals["X"] - vals["M"]).abs()
+    diff[t["i"].to_numpy()[hit]] = gap.reindex(t["k"].to_numpy()[hit]).to_numpy(dtype=float)
+    return out, diff
 
 
 def combine_ensemble(s_rules: np.ndarray, p_ens: np.ndarray, w: float) -> np.ndarray:

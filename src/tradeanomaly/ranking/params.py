@@ -45,7 +45,8 @@ class RankingParams:
     #: surprisals, or "any" (the chance that one of them points at misreporting)
     prior_mix: str = "weighted"
     #: prior factor of a series break that the flow's other report shows alike (see ``evidence.mirrored_breaks``):
-    #: ratios to expectation on the same side of 1 and within a factor of mirrored_break_tolerance
+    #: ratios to expectation on the same side of 1 and within a factor of mirrored_break_tolerance, or the smaller log
+    #: ratio at least mirrored_break_share of the larger; its amount at stake is then the two reports' difference
     mirrored_break_prior: float = 0.5
     mirrored_break_tolerance: float = 1.25
     mirrored_break_share: float = 0.7
