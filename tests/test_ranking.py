@@ -559,3 +559,25 @@ def test_a_pair_goes_to_the_digit_test_that_covers_its_months():
     per_case = m.loc[m["subject"] == "BRA[M]", "case_id"].unique()
     assert len(ecu_case) == 1 and len(per_case) == 1 and ecu_case[0] != per_case[0]
     assert set(m.loc[m["subject"] == "ECU>BRA", "case_id"]) == set(ecu_case)
+
+
+def test_the_importers_figure_in_a_mirror_gap_witnesses_a_jump_its_series_did_not_flag():
+    """Italy's exports to Germany jump from 7 to 21 bn; Germany's imports have no break finding of their own, but the
+    month's mirror gap carries them: 19 bn at FOB (the jump seen by both: mirrored, 2 bn at stake). France's jump
+    to 21 bn beside Germany's 7.5 bn (an invoice export) is not."""
+    from tradeanomaly.ranking.evidence import mirrored_breaks
+
+    def gap(exporter, x, m_fob):
+        g = _gap(exporter, "DEU", "2022-06", 4.0, usd=x - m_fob, hs="84")
+        g.update(value=x, expected=m_fob)
+        return g
+
+    rows = [_break("ITA", "DEU", "2022-06", 9.0, 21e9, 7e9), gap("ITA", 21e9, 19e9),
+            _break("FRA", "DEU", "2022-06", 9.0, 21e9, 7e9), gap("FRA", 21e9, 7.5e9)]
+    f = make_findings(rows)
+    alike, diff = mirrored_breaks(f, RankingParams(), amounts=True)
+    brk = (f["check"] == "series").to_numpy()
+    ita = (f["reporter"] == "ITA").to_numpy()
+    assert alike[brk & ita].all() and not alike[brk & ~ita].any() and not alike[~brk].any()
+    assert diff[brk & ita] == pytest.approx([2e9])
+    assert not mirrored_breaks(f, RankingParams(mirrored_break_from_gaps=False)).any()

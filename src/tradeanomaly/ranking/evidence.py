@@ -258,9 +258,10 @@ def mirrored_breaks(findings: pd.DataFrame, params: RankingParams, amounts: bool
                       "side": side, "lr": lr, "v": value, "i": np.flatnonzero(sel)})[ok]
     # per flow-period and side, the break of the strongest signal's ratio (the median over the signals: they read
     # the same series)
-    per = t.groupby(["k", "side"], sort=True)["lr"].median().unstack("side")
-    if not {"X", "M"} <= set(per.columns):
-        return (out, diff) if amounts else out
+    per = t.groupby(["k", "side"], sort=True)["lr"].median().unstack("side").reindex(columns=["X", "M"])
+    vals = t.groupby(["k", "side"], sort=True)["v"].median().unstack("side").reindex(columns=["X", "M"])
+    if params.mirrored_break_from_gaps:
+        per, vals = _other_report_from_gaps(findings, t, per, vals)
     x, m = per["X"].to_numpy(dtype=float), per["M"].to_numpy(dtype=float)
     # alike: the two ratios within a factor of mirrored_break_tolerance, or, for large jumps, the smaller log ratio
     # at least mirrored_break_share of the larger (a fourfold and a threefold jump are one delivery recorded twice
@@ -274,10 +275,38 @@ def mirrored_breaks(findings: pd.DataFrame, params: RankingParams, amounts: bool
     out[t["i"].to_numpy()[hit]] = True
     if not amounts:
         return out
-    vals = t.groupby(["k", "side"], sort=True)["v"].median().unstack("side")
     gap = (vals["X"] - vals["M"]).abs()
     diff[t["i"].to_numpy()[hit]] = gap.reindex(t["k"].to_numpy()[hit]).to_numpy(dtype=float)
     return out, diff
+
+
+def _other_report_from_gaps(findings: pd.DataFrame, t: pd.DataFrame, per: pd.DataFrame, vals: pd.DataFrame):
+    """Where one side's report of a flow-period has no break finding of its own, its value from the flow's mirror
+    gap of that period (``mirror.log_gap_z``: the exporter's report and the importer's at FOB), read against the
+    other side's expectation: the importer's figure tells whether it saw the jump even when its own series did
+    not break (a short history, a noisy series)."""
+    sig = findings["signal"].astype("str")
+    g = findings.loc[(sig == "mirror.log_gap_z").to_numpy() & (findings["region"].astype("str") == "").to_numpy()]
+    if g.empty:
+        return per, vals
+    gs = g["subject"].astype("str")
+    ge, gi = orientation(gs, g["reporter"].astype("str"), g["partner"].astype("str"))
+    gk = (pd.Series(ge).astype("str").to_numpy() + ">" + pd.Series(gi).astype("str").to_numpy() + ":"
+          + g["hs"].astype("str").to_numpy() + "@" + g["period"].astype("str").to_numpy())
+    rep = pd.DataFrame({"X": g["value"].to_numpy(dtype=float), "M": g["expected"].to_numpy(dtype=float)},
+                       index=gk).groupby(level=0).median()
+    exp_side = t.assign(e=t["v"] / np.exp(t["lr"])).groupby(["k", "side"], sort=True)["e"].median().unstack(
+        "side").reindex(columns=["X", "M"])
+    per, vals = per.copy(), vals.copy()
+    for side, other in (("M", "X"), ("X", "M")):
+        need = per[side].isna() & per[other].notna()
+        keys = per.index[need.to_numpy()].intersection(rep.index)
+        if len(keys) == 0:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per.loc[keys, side] = np.log(rep.loc[keys, side].to_numpy() / exp_side.loc[keys, other].to_numpy())
+        vals.loc[keys, side] = rep.loc[keys, side].to_numpy()
+    return per, vals
 
 
 def combine_ensemble(s_rules: np.ndarray, p_ens: np.ndarray, w: float) -> np.ndarray:

@@ -50,6 +50,8 @@ class RankingParams:
     mirrored_break_prior: float = 0.5
     mirrored_break_tolerance: float = 1.25
     mirrored_break_share: float = 0.7
+    #: where one report has no break finding, read its value from the flow's mirror gap of the period
+    mirrored_break_from_gaps: bool = True
     #: prior factor of a route case seen by the pass-through bound alone, without a share shift at the
     #: destination or co-movement of the legs (an economy whose exports simply grew)
     route_uncorroborated_prior: float = 0.5
