@@ -145,3 +145,39 @@ def test_benford_split_needs_its_reduce_and_combine_steps():
     assert split.findings.to_csv(index=False) == whole.findings.to_csv(index=False)
     for t in whole.tables:
         assert split.tables[t].to_csv(index=False) == whole.tables[t].to_csv(index=False), t
+
+
+def test_series_split_needs_the_whole_tables_axis_of_periods():
+    """The reporters of one part stopped reporting two months before the others: alone, that part's panels end
+    early, so it tests (and counts in ``n_tested``) fewer periods; with the reduce step (each frequency's axis over
+    the whole table) and combine (the parts' tests summed) the 8 parts give the whole table's result."""
+    check = get_check("series")
+    flows = _panel()
+    last = sorted(pd.unique(flows["period"].astype(str)))
+    early = stable_hash(check.partition_key(flows), 8) == 0
+    flows = flows[~(early & flows["period"].isin(last[-2:]).to_numpy())].reset_index(drop=True)
+    flows = flows.assign(**{ROW: np.arange(len(flows), dtype=np.int64)})
+    periods = last[-6:]
+    params = check.params(load_config(environ={}).checks["series"].params)
+    ctx = CheckContext(periods=periods, params=params)
+    ctx.stats = check.stats_combine([check.stats_part(flows, ctx)])
+    whole = check.combine([check.run(flows, ctx)], ctx)
+    assert len(whole.findings)
+    part = stable_hash(check.partition_key(flows), 8)
+    parts = [flows[part == i].reset_index(drop=True) for i in range(8)]
+
+    def with_stats(stats_for):
+        results = []
+        for p in parts:
+            c = CheckContext(periods=periods, params=params, stats=stats_for(p))
+            results.append(check.run(p, c))
+        return check.combine(results, ctx)
+
+    alone = with_stats(lambda p: check.stats_combine([check.stats_part(p, ctx)]))
+    assert alone.findings["n_tested"].iloc[0] < whole.findings["n_tested"].iloc[0]
+    shared = check.stats_combine([check.stats_part(p, ctx) for p in parts])
+    split = with_stats(lambda p: shared)
+    assert split.findings.to_csv(index=False) == whole.findings.to_csv(index=False)
+    lw = [(x.stage, x.rows_in, list(x.counts.items()), x.examples) for x in whole.ledgers]
+    ls = [(x.stage, x.rows_in, list(x.counts.items()), x.examples) for x in split.ledgers]
+    assert lw == ls and split.tables == whole.tables == {}

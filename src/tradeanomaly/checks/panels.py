@@ -301,9 +301,11 @@ def reach_rows(flows: pd.DataFrame, rows: np.ndarray, periods: list[str] | None,
 
 
 def coded_panels(flows: pd.DataFrame, rows: np.ndarray, keys: list[str], values: dict, freq: str,
-                 how: str = "sum") -> dict[str, Panel]:
+                 how: str = "sum", span: tuple[int, int, str] | None = None) -> dict[str, Panel]:
     """:func:`build_panels` of the rows ``rows`` of ``flows`` (one frequency, every row with a period), with the
-    series' keys as a :class:`KeyTable`. ``values`` maps each panel name to its values over ``rows``."""
+    series' keys as a :class:`KeyTable`. ``values`` maps each panel name to its values over ``rows``. ``span``:
+    the periods' axis ``(first ordinal, last ordinal, first label)`` when it must be wider than these rows' (that of
+    the whole table, for some reporters' rows)."""
     cols = [key_codes(flows[k]) for k in keys]
     dtypes = {k: flows[k].dtype for k in keys}
     if len(rows) == 0:
@@ -334,7 +336,17 @@ def coded_panels(flows: pd.DataFrame, rows: np.ndarray, keys: list[str], values:
     ord_u[ui] = P.period_ordinal(pd.Series(np.asarray(pu, dtype=object)[ui], dtype="str"))
     ordv = ord_u[c]
     first_label = str(pu[c[int(np.argmin(ordv))]])
-    return _fill_panels(row, ordv, first_label, table, len(first), values, freq, how)
+    return _fill_panels(row, ordv, first_label, table, len(first), values, freq, how, span)
+
+
+def combine_spans(spans: list) -> tuple[int, int, str] | None:
+    """The axis ``(first ordinal, last ordinal, first label)`` covering every span given (``None`` entries
+    ignored): the whole table's from those of its parts."""
+    spans = [s for s in spans if s is not None]
+    if not spans:
+        return None
+    first = min(spans, key=lambda s: s[0])
+    return first[0], max(s[1] for s in spans), first[2]
 
 
 def group_rows(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -389,10 +401,13 @@ def build_panels(df: pd.DataFrame, keys: list[str], values: list[str], freq: str
 
 
 def _fill_panels(row: np.ndarray, ordv: np.ndarray, first: str, keys, n_rows: int, values: dict, freq: str,
-                 how: str) -> dict[str, Panel]:
+                 how: str, span: tuple[int, int, str] | None = None) -> dict[str, Panel]:
     """The (series x period) matrices of ``values`` (one array per value column, over the same rows as ``row``, the
-    series number, and ``ordv``, the period ordinal); ``first`` is the label of the first period."""
+    series number, and ``ordv``, the period ordinal); ``first`` is the label of the first period. ``span``: a wider
+    axis ``(first ordinal, last ordinal, first label)``."""
     o0, o1 = int(ordv.min()), int(ordv.max())
+    if span is not None:
+        o0, o1, first = min(o0, span[0]), max(o1, span[1]), (span[2] if span[0] <= o0 else first)
     labels = [P.shift(first, i) for i in range(o1 - o0 + 1)]
     keep = row >= 0
     if keep.all():

@@ -118,17 +118,35 @@ class BenfordCheck(_ModuleCheck):
 
 
 class SeriesCheck(_ModuleCheck):
-    """Breaks in each reporter's series (totals, partners, products, provinces). Not partitioned yet: run on
-    each reporter's rows apart, its findings differ from the whole table's (the body compares across series)."""
+    """Breaks in each reporter's series (totals, partners, products, provinces). Partitioned on the reporter: every
+    series, and every peer group (a reporter's partners, a country's provinces), is one reporter's. Run on each
+    reporter's rows apart, each frequency's panel would span that reporter's periods only: a reporter that stopped
+    reporting early, or started late, would be tested at fewer periods (its ``n_tested`` and a level shift's need of
+    ``2 k + 1`` periods read the panel's width). The reduce step is each frequency's axis of periods over the whole
+    table; each part builds its panels on it and counts its tests, ``combine`` sums them into ``n_tested`` and puts
+    the findings in the whole table's order."""
 
     name = "series"
     module = "tradeanomaly.checks.series"
     key = ("reporter",)
-    partitioned = False
+    partitioned = True
 
     @property
     def params_class(self):
         return self._module().SeriesParams
+
+    def stats_part(self, partition: pd.DataFrame, context: CheckContext):
+        return self._module().axis_stats(partition, context.params, context.periods)
+
+    def stats_combine(self, parts: list):
+        return self._module().combine_axis_stats(parts)
+
+    def run(self, partition: pd.DataFrame, context: CheckContext) -> CheckResult:
+        return self._module().run_part(partition, params=context.params, periods=context.periods,
+                                       stats=context.stats)
+
+    def combine(self, results: list[CheckResult], context: CheckContext) -> CheckResult:
+        return self._module().combine_parts(results)
 
 
 class InvoiceExportCheck(_ModuleCheck):

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .base import CheckResult, finish
+from .base import CheckResult, finish, merge_ledgers
 from .panels import (  # noqa: F401  (re-exported: the shared helpers were defined here)
     AGGREGATE_PARTNERS,
     SEASON,
@@ -35,6 +35,7 @@ from .panels import (  # noqa: F401  (re-exported: the shared helpers were defin
     build_panels,
     coded_panels,
     combine_codes,
+    combine_spans,
     expand_group,
     group_rows,
     group_sorted,
@@ -352,16 +353,82 @@ def _peer(st: _SeriesState, params: SeriesParams, test: np.ndarray, what: _What)
 
 
 def run(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: list[str] | None = None,
-        mirror_gaps: pd.DataFrame | None = None) -> CheckResult:
+        mirror_gaps: pd.DataFrame | None = None, stats: dict | None = None) -> CheckResult:
     """Series breaks for every series of ``flows`` (any mix of frequencies; each is analysed on its own axis).
 
     ``periods`` are the periods under test (findings only for them; earlier periods are history).
-    ``mirror_gaps`` is not needed by this check and is ignored.
+    ``mirror_gaps`` is not needed by this check and is ignored. ``stats``: :func:`combine_axis_stats` of every part's
+    :func:`axis_stats` when ``flows`` holds some reporters' rows only (their panels then take the whole table's
+    periods, so that a reporter that stopped reporting early is tested, and counted in ``n_tested``, at the same
+    periods as in the whole table).
     """
+    return _run(flows, params, periods, stats)[0]
+
+
+#: the private entry of a part's result that carries its count of tests (series x periods under test)
+_TESTED = "_series_tested"
+
+
+def axis_stats(flows: pd.DataFrame, params: SeriesParams | None = None, periods: list[str] | None = None) -> dict:
+    """The reduce step of a run split by reporter: per frequency, the periods' axis ``(first ordinal, last ordinal,
+    first label)`` of the rows the check uses (those :func:`usable_rows` keeps; the axis :func:`coded_panels` gives
+    them); :func:`combine_axis_stats` of the parts' is the whole table's."""
+    from .. import periods as P
+
+    params = params or SeriesParams()
+    v = pd.to_numeric(flows["value_usd"], errors="coerce").to_numpy(dtype=float)
+    keep = np.isfinite(v) & (v >= 0)
+    if not params.include_estimated and "estimated" in flows:
+        keep &= ~flows["estimated"].fillna(False).astype(bool).to_numpy()
+    pc, pu = key_codes(flows["period"])
+    present = np.zeros(len(pu) + 1, dtype=bool)
+    present[np.where(pc >= 0, pc, len(pu))[keep]] = True
+    labels = pd.Series(np.asarray(pu, dtype=object)[np.flatnonzero(present[:-1])], dtype="str")
+    spans = {}
+    if len(labels):
+        fu = P.frequencies(labels).to_numpy()
+        for fr in ("A", "Q", "M"):
+            sel = np.flatnonzero(fu == fr)
+            if len(sel):
+                o = P.period_ordinal(labels.iloc[sel])
+                i = int(np.argmin(o))
+                spans[fr] = (int(o[i]), int(o.max()), str(labels.iloc[sel[i]]))
+    return {"spans": spans}
+
+
+def combine_axis_stats(parts: list) -> dict:
+    freqs = dict.fromkeys(f for p in parts if p for f in p["spans"])
+    return {"spans": {f: combine_spans([p["spans"].get(f) for p in parts if p]) for f in freqs}}
+
+
+def run_part(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: list[str] | None = None,
+             stats: dict | None = None) -> CheckResult:
+    """:func:`run` of some reporters' rows, with its count of tests for :func:`combine_parts`."""
+    res, tested = _run(flows, params, periods, stats)
+    res.tables[_TESTED] = tested
+    return res
+
+
+def combine_parts(results: list[CheckResult]) -> CheckResult:
+    """One result from the parts' :func:`run_part` (each reporter in one part): findings in the whole table's order,
+    ``n_tested`` the sum of the parts' tests, the ledgers summed (reasons in the order of one table's ledger)."""
+    findings = finish([r.findings for r in results], CHECK)
+    findings["n_tested"] = float(sum(int(r.tables.get(_TESTED, 0)) for r in results))
+    ledgers = merge_ledgers([led for r in results for led in r.ledgers])
+    rank = {k: i for i, k in enumerate(("estimated", "no_value", "kept"))}
+    for led in ledgers:
+        led.counts = type(led.counts)(sorted(led.counts.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+        led.examples = dict(sorted(led.examples.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+    return CheckResult(check=CHECK, findings=findings, ledgers=ledgers)
+
+
+def _run(flows: pd.DataFrame, params: SeriesParams | None, periods: list[str] | None,
+         stats: dict | None) -> tuple[CheckResult, int]:
     params = params or SeriesParams()
     keep, led = usable_rows(flows, params.include_estimated, "series")
     rows = np.arange(len(flows)) if keep is None else np.flatnonzero(keep)
     by_freq, no_period = row_frequencies(flows, rows)
+    spans = (stats or {}).get("spans") or {}
     out = []
     if no_period:
         # rows without a period: the frame path's bookkeeping, exactly as it places them
@@ -372,7 +439,7 @@ def run(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: lis
             panels.append(Panel(KeyTable.from_frame(pn.keys), pn.labels, pn.values, freq))
     else:
         vals = flows["value_usd"].to_numpy(dtype=float)
-        panels = (coded_panels(flows, r, SERIES_KEYS, {"value_usd": vals[r]}, freq)["value_usd"]
+        panels = (coded_panels(flows, r, SERIES_KEYS, {"value_usd": vals[r]}, freq, span=spans.get(freq))["value_usd"]
                   for freq, r in by_freq.items())
     tested = 0
     for panel in panels:
@@ -398,4 +465,4 @@ def run(flows: pd.DataFrame, *, params: SeriesParams | None = None, periods: lis
         del st, panel
     findings = finish(out, CHECK)
     findings["n_tested"] = float(tested)  # series x periods under test
-    return CheckResult(check=CHECK, findings=findings, ledgers=[led])
+    return CheckResult(check=CHECK, findings=findings, ledgers=[led]), tested
