@@ -256,9 +256,10 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing, *, pr
 
     # the product's mirror ratios across all pairs of the period (same unit)
     ratio_key, box_key, shift_key = stats.uv_keys(pairing, t, prep)
-    rmed = np.where(c, stats.ratio.get(ratio_key, "median", np.nan), np.nan)
-    rcount = np.where(c, stats.ratio.get(ratio_key, "count", 0), 0).astype(np.int64)
-    rmad = np.where(c, stats.ratio.get(ratio_key, "mad", np.nan), np.nan)
+    got = stats.ratio.take(ratio_key, {"median": np.nan, "count": 0, "mad": np.nan})
+    rmed = np.where(c, got["median"], np.nan)
+    rcount = np.where(c, got["count"], 0).astype(np.int64)
+    rmad = np.where(c, got["mad"], np.nan)
     scale = np.maximum(MAD_TO_SD * rmad, params.mad_floor)
     z = np.where(c & (rcount >= params.uv_min_flows), (ratio - rmed) / scale, np.nan)
     t["ratio_median"] = rmed
@@ -267,7 +268,7 @@ def run_pairs(table: pd.DataFrame, params, test_mask: np.ndarray, pairing, *, pr
 
     # the exporter's unit value to this partner against its unit values of the product to its other partners
     # (adjusted boxplot); across exporters the spread is mostly quality and product mix, not mispricing
-    fx = {k: stats.fences.get(box_key, k, np.nan) for k in ("n", "iqr", "medcouple", "fence_low", "fence_high")}
+    fx = stats.fences.take(box_key, dict.fromkeys(("n", "iqr", "medcouple", "fence_low", "fence_high"), np.nan))
     zx = _box_z_rows(uv_x, fx)
     t["z_box"] = np.where(c, zx, np.nan)
     t["fence_low"] = fx["fence_low"]
@@ -421,9 +422,8 @@ def _shift_of(d: np.ndarray, key: np.ndarray, table, min_peers: int = 3) -> np.n
     out = np.zeros(len(d))
     if not fin.any():
         return out
-    med = table.get(key[fin], "median", np.nan)
-    cnt = table.get(key[fin], "count", 0)
-    out[fin] = np.where(cnt >= min_peers, med, 0.0)
+    got = table.take(key[fin], {"median": np.nan, "count": 0})
+    out[fin] = np.where(got["count"] >= min_peers, got["median"], 0.0)
     return out
 
 
