@@ -581,3 +581,22 @@ def test_the_importers_figure_in_a_mirror_gap_witnesses_a_jump_its_series_did_no
     assert alike[brk & ita].all() and not alike[brk & ~ita].any() and not alike[~brk].any()
     assert diff[brk & ita] == pytest.approx([2e9])
     assert not mirrored_breaks(f, RankingParams(mirrored_break_from_gaps=False)).any()
+
+
+def test_a_rush_seen_in_the_pairs_total_a_month_off_is_the_chapters_case():
+    """China front-loads electronics to the US ahead of one date (the chapter peaks in 2018-02); the pair's total,
+    the sum of all chapters, peaks in 2018-01. One case, not two; a total rush five months away stays apart."""
+    rng = np.random.default_rng(27)
+    months = [f"{y}-{m:02d}" for y in (2017, 2018) for m in range(1, 13)]
+    rows = _background(rng, months)
+    total = _rush("CHN", "USA", "", "2018-01", 8.5, 1.2e10)
+    total.update(subject="CHN>USA")
+    rows += [_rush("CHN", "USA", "85", "2018-02", 9.5, 1.5e10), total]
+    r = ranked(ranking.rank(make_findings(rows), None))
+    chn = r.loc[r["reporter"].eq("CHN") & r["partner"].eq("USA")]
+    assert len(chn) == 1 and chn.iloc[0]["hs"] == "85", chn[["case_id", "subject", "period"]]
+    far = dict(total, period="2018-07")
+    r2 = ranked(ranking.rank(make_findings(rows[:-1] + [far]), None))
+    assert len(r2.loc[r2["reporter"].eq("CHN") & r2["partner"].eq("USA")]) == 2
+    off = ranked(ranking.rank(make_findings(rows), None, params=RankingParams(total_date_tolerance=0)))
+    assert len(off.loc[off["reporter"].eq("CHN") & off["partner"].eq("USA")]) == 2

@@ -11,7 +11,8 @@ bridged (a rerouting that shows in most months of two years is one episode, not 
   cause (``product_specific_checks``: a rush ahead of a tariff date) is keyed by that cause and its date in every
   period (``P:exporter>importer:*@date``), so the chapters one exporter rushed ahead of one date are one case and
   rushes ahead of two dates (two tariff lists) are two; a product of the pair whose strongest subject-period is a
-  series break at that date (the fall after the surge) joins it;
+  series break at that date (the fall after the surge) joins it, and so does the pair's total when its own rush
+  is dated at most ``total_date_tolerance`` months from a product's (the total is their sum);
 * a province -> ``G:CN-xx``; a reporter as a whole (its digits, its totals) -> ``C:ISO3`` or, for one side of its
   reports, ``C:ISO3:X`` / ``C:ISO3:M``. A test of both sides at once over the whole sample joins the reporter's
   strongest flagged side.
@@ -101,6 +102,7 @@ def base_keys(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
                  .loc[shape == "pair"].sort_values(["s", "w"], ascending=[True, False], kind="mergesort")
                  .drop_duplicates("s"))
     own_at = strongest.loc[strongest["x"].to_numpy(dtype=bool)].set_index("s")["t"]
+    own_at = _total_joins_product(own_at, strongest, params)
     # a product of the same pair whose strongest subject-period is a series break at the date of such a case is the
     # same front-loading seen as the fall after it (a rush ships several chapters ahead of one date)
     pair_of = strongest["s"].str.split(":").str[0]
@@ -122,6 +124,26 @@ def base_keys(sp: pd.DataFrame, params: RankingParams) -> pd.DataFrame:
                             zip(key, hs, prod)], dtype=object)
     out = sp.assign(exporter=exp, importer=imp, shape=shape, product=prod, key=key, subject_key=subject_key)
     return out
+
+
+def _total_joins_product(own_at: pd.Series, strongest: pd.DataFrame, params: RankingParams) -> pd.Series:
+    """``own_at`` (flow -> date of its product-specific cause) with the date of a pair's total (``A>B:``) replaced
+    by that of the strongest of the pair's products dated at most ``total_date_tolerance`` months from it: the
+    total is the sum of the products, and a rush of one chapter shows in it, a month off where the others move."""
+    tol = int(params.total_date_tolerance)
+    if tol <= 0 or len(own_at) < 2:
+        return own_at
+    flow = own_at.index.to_series()
+    pair, hs = flow.str.split(":").str[0].to_numpy(), flow.str.split(":").str[1].fillna("").to_numpy()
+    months = month_span(own_at.astype("str").reset_index(drop=True), end=False)
+    w = strongest.set_index("s")["w"].reindex(own_at.index).to_numpy(dtype=float)
+    out = own_at.to_numpy(dtype=object).copy()
+    for i in np.flatnonzero(hs == ""):
+        cand = np.flatnonzero((pair == pair[i]) & (hs != "") & (np.abs(months - months[i]) <= tol))
+        if len(cand):
+            j = cand[np.lexsort((flow.to_numpy()[cand], -w[cand]))[0]]
+            out[i] = out[j]
+    return pd.Series(out, index=own_at.index, name=own_at.name)
 
 
 def episodes(sp: pd.DataFrame, params: RankingParams, key: str = "key") -> np.ndarray:

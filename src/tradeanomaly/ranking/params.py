@@ -110,6 +110,9 @@ class RankingParams:
     #: checks whose cases stay apart per product (the chapters a tariff list names); other product findings of a
     #: pair roll up to the pair
     product_specific_checks: tuple[str, ...] = ("rush",)
+    #: a pair's total whose product-specific cause is dated at most this many months from one of its products'
+    #: takes that product's date (the total is their sum); 0: exact dates
+    total_date_tolerance: int = 2
     #: a case is chronic (listed apart, not ranked) when its subject was flagged in at least this share of every
     #: period the findings span, and at least chronic_min periods
     chronic_share: float = 0.9
@@ -162,7 +165,7 @@ class RankingParams:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"ranking.{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("episode_gap_months", "episode_gap_quarters", "episode_gap_years", "reporter_case_min",
-                     "chronic_min", "aftermath_months"):
+                     "chronic_min", "aftermath_months", "total_date_tolerance"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"ranking.{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0 < self.usd_floor < self.usd_full:
