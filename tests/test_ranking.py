@@ -600,3 +600,26 @@ def test_a_rush_seen_in_the_pairs_total_a_month_off_is_the_chapters_case():
     assert len(r2.loc[r2["reporter"].eq("CHN") & r2["partner"].eq("USA")]) == 2
     off = ranked(ranking.rank(make_findings(rows), None, params=RankingParams(total_date_tolerance=0)))
     assert len(off.loc[off["reporter"].eq("CHN") & off["partner"].eq("USA")]) == 2
+
+
+def test_the_year_on_year_echo_of_a_padded_quarter_is_its_aftermath():
+    """Zhejiang pads 2019-01; fourteen months later its exports of 2020-01..2020-03 fall against that padded base
+    (a year-on-year comparison over three months): the echo is the case's aftermath, not a second case; with a
+    year's aftermath it would be."""
+    rng = np.random.default_rng(29)
+    months = [f"{y}-{m:02d}" for y in (2018, 2019, 2020) for m in range(1, 13)]
+    rows = _background(rng, months)
+
+    def province(signal, period, score, usd):
+        return dict(check="invoice_export", signal=signal, reporter="CHN", partner="", region="CN-ZJ",
+                    subject="CN-ZJ", hs="", period=period, score=score, usd_at_stake=usd, n_tested=3000.0,
+                    detail="Zhejiang's exports")
+
+    rows += [province("invoice_export.province_excess", "2019-01", 30.0, 2e10),
+             province("invoice_export.quarter_opening", "2019-01", 6.0, 1.3e10),
+             province("invoice_export.decoupling", "2020-03", 5.0, 2.2e10)]
+    f = make_findings(rows)
+    zj = ranked(ranking.rank(f, None)).query("subject == 'CN-ZJ'")
+    assert zj["period"].tolist() == ["2019-01:2020-03"]
+    year = ranked(ranking.rank(f, None, params=RankingParams(aftermath_months=12))).query("subject == 'CN-ZJ'")
+    assert len(year) == 2

@@ -93,8 +93,8 @@ class RankingParams:
     #: an episode joining a case widens the case's window when at least this share as strong as its lead
     extend_share: float = 0.5
     #: a weaker episode starting at most this many months after a case's window joins it (an anomaly's end shows as
-    #: a break the other way)
-    aftermath_months: int = 12
+    #: a break the other way, and year-on-year comparisons over up to three months echo it 12 to 14 months later)
+    aftermath_months: int = 15
     #: a reporter's reports are one case when pairs with at least this many partners, and at least this share of
     #: its partners (a third), are flagged in the same periods on the same side (its exports, or its imports)
     reporter_case_min: int = 5
