@@ -115,3 +115,13 @@ def test_dask_engine_in_8_partitions_equals_pandas(panel):
     assert executor.tasks == ["benford: 8 partitions"]
     assert len(pandas_res.findings) > 0
     assert _csvs(pandas_res) == _csvs(dask_res)
+
+
+def test_reduce_without_the_rows_positions_makes_no_cuts(panel):
+    """Without ``_row`` in the reduce step (the Dask engine's today) the parts cannot know where the whole table's
+    record pass cuts its chunks: no cuts are given, and each part keeps its own chunks."""
+    check = get_check("benford")
+    by = stable_hash(check.partition_key(panel), 8)
+    ctx = CheckContext(periods=None, params={})
+    stats = check.stats_combine([check.stats_part(panel[by == i].reset_index(drop=True), ctx) for i in range(8)])
+    assert stats["cuts"] is None and stats["spans"] and stats["groups"]

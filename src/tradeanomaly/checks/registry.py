@@ -93,7 +93,11 @@ class BenfordCheck(_ModuleCheck):
     all groups and all windows, the thresholds that read them, each window's norm from the other reporters' same
     window, the explanations (which name the flow when the whole run has one) and the publisher-estimates table
     (from counts), in the whole table's order. A ``group_by`` whose groups take rows of several reporters
-    (``[region]`` over several countries) cannot be split: ``combine`` raises a ConfigError."""
+    (``[region]`` over several countries) cannot be split: ``combine`` raises a ConfigError. The chunk cuts need
+    the rows' positions (``_row``) in ``stats_part``; where the engine does not pass them (the Dask engine's reduce
+    step drops ``_row`` today), each part cuts its own chunks, and when the records under test exceed one chunk
+    (65,536) the audit's distortion factor and mantissa arc may differ in their last bits (findings do not read
+    them)."""
 
     name = "benford"
     module = "tradeanomaly.checks.benford"

@@ -239,13 +239,16 @@ def reduce_part(flows: pd.DataFrame, *, periods: Sequence[str] | None = None, **
     # the records of the group tests (rows kept, in the periods under test): how many groups they form (one group
     # takes the one-sample passes), and where they are in the input (the whole table's record pass cuts its chunks
     # every so many records: the parts cut theirs at the same rows, so each group's sums keep their bits)
-    rows = flows[ROW].to_numpy(dtype=np.int64) if ROW in flows.columns else np.arange(len(flows), dtype=np.int64)
-    out["groups"], out["records"] = {}, {}
+    # (without the rows' positions, ``_row``, the parts keep their own chunks: see :func:`reduce_combine`)
+    rows = flows[ROW].to_numpy(dtype=np.int64) if ROW in flows.columns else None
+    out["groups"], out["records"] = {}, ({} if rows is not None else None)
     for combo in combos:
         kt = keeps[combo] if test is None else keeps[combo] & test
         ck = codes[kt]
         dense = len(ck) and int(ck.max()) < 4 * len(flows) + 1024
         out["groups"][combo] = int(np.count_nonzero(np.bincount(ck))) if dense else int(len(pd.unique(ck)))
+        if rows is None:
+            continue
         r = rows[kt]
         bitmap = np.zeros(int(r.max()) + 1 if len(r) else 0, dtype=bool)
         bitmap[r] = True
@@ -275,7 +278,11 @@ def reduce_combine(parts: list) -> dict:
                 acc[fr] = (min(a[0], lo), max(a[1], hi))
     out["spans"] = spans or None
     out["groups"] = groups or None
-    if sum(int(p["n_rows"]) > 0 for p in parts) > 1:
+    if any(int(p["n_rows"]) > 0 and p.get("groups") is not None and p.get("records") is None for p in parts):
+        # a part without its rows' positions: the parts cut their own chunks (the float sums of a group whose
+        # records the whole table's pass spreads over several chunks may then differ in their last bits)
+        cuts = None
+    elif sum(int(p["n_rows"]) > 0 for p in parts) > 1:
         # the positions at which the whole table's record pass starts each chunk after the first
         for combo, n_groups in groups.items():
             maps = [p["records"][combo] for p in parts if p.get("records")]
@@ -366,7 +373,7 @@ def _group_part(df: pd.DataFrame, part: dict, group_by: list[str], p: dict, whol
     # beside other groups, one group takes the passes of many (the bits of its sums are those of the whole run)
     grouped = not whole and (stats.get("groups") or {}).get(combo, 2) > 1
     chunks = None
-    if grouped and ROW in df.columns:
+    if grouped and ROW in df.columns and stats.get("cuts") is not None:
         # cut where the whole table's record pass cuts (every record of df is one of its amounts)
         at = np.searchsorted(df[ROW].to_numpy(), (stats.get("cuts") or {}).get(combo, np.zeros(0, dtype=np.int64)))
         edges = np.unique(np.concatenate([[0], at, [len(df)]]))
