@@ -118,10 +118,33 @@ def test_dask_engine_in_8_partitions_equals_pandas(panel):
 
 
 def test_reduce_without_the_rows_positions_makes_no_cuts(panel):
-    """Without ``_row`` in the reduce step (the Dask engine's today) the parts cannot know where the whole table's
-    record pass cuts its chunks: no cuts are given, and each part keeps its own chunks."""
+    """Without ``_row`` in the reduce step (an engine that does not pass the rows' positions) the parts cannot know
+    where the whole table's record pass cuts its chunks: no cuts are given, and each part keeps its own chunks."""
     check = get_check("benford")
     by = stable_hash(check.partition_key(panel), 8)
     ctx = CheckContext(periods=None, params={})
     stats = check.stats_combine([check.stats_part(panel[by == i].reset_index(drop=True), ctx) for i in range(8)])
     assert stats["cuts"] is None and stats["spans"] and stats["groups"]
+
+
+def test_dask_engine_cuts_its_chunks_where_the_whole_table_does(panel):
+    """Every period under test (more amounts than one chunk of the record pass, 65,536): the Dask engine's reduce
+    step gets the rows' positions, so the audit's float sums (distortion factor, mantissa arc) keep the pandas
+    engine's bits."""
+    pytest.importorskip("distributed", reason="the Dask engine is the optional extra `dask`")
+    from tradeanomaly.dask_engine import DaskExecutor, _slice
+    from tradeanomaly.engine import PandasExecutor, close_client, get_client
+
+    check = get_check("benford")
+    flows = panel.reset_index(drop=True)
+    assert int((flows["value_usd"] >= 10).sum()) > 65_536
+    pandas_res = PandasExecutor(flows).run_check(check, CheckContext(periods=None, params={}))
+    numbered = flows.assign(**{ROW: np.arange(len(flows), dtype=np.int64)})
+    client = get_client(2)
+    try:
+        parts = [client.scatter(_slice(numbered, i, 3)) for i in range(3)]
+        executor = DaskExecutor(client, parts, len(flows), 8)
+        dask_res = executor.run_check(check, CheckContext(periods=None, params={}))
+    finally:
+        close_client(client)
+    assert _csvs(pandas_res) == _csvs(dask_res)

@@ -102,7 +102,7 @@ def _run_whole(parts: list[pd.DataFrame], check: Check, context: CheckContext) -
 
 
 def _stats_part(df: pd.DataFrame, check: Check, context: CheckContext):
-    return check.stats_part(check.select(_in_order(df), context.periods), context)
+    return check.stats_part(check.select(_in_order(df, keep_row=check.partitioned), context.periods), context)
 
 
 def _rows_for(df: pd.DataFrame, reporters: list[str], regions: list[str]) -> pd.DataFrame:
