@@ -115,7 +115,7 @@ SEEDS = range(5)
 @pytest.mark.slow
 def test_end_to_end_on_synth_panels():
     """The generator's evaluation panels (23 planted anomalies of six kinds), seeds 0..4, every check on every
-    period: measured mean precision@20 0.95 and recall@50 0.974 (asserted with a margin: 0.85 and 0.93), every
+    period: measured 2026-12-08 mean precision@20 0.98 and recall@50 0.991 (asserted with a margin: 0.90 and 0.95), every
     kind found within the top 50 in most seeds, no negative control in any top 20, and at most one place in any
     top 50 taken by a planted anomaly already listed (measured 0 in every seed)."""
     synth = pytest.importorskip("tradeanomaly.synth")
@@ -130,8 +130,8 @@ def test_end_to_end_on_synth_panels():
         results.append(evaluation.evaluate(panel.truth, flags))
         repeats.append(evaluation.repeat_places(panel.truth, flags))
     overall = pd.DataFrame([r.overall for r in results])
-    assert overall["precision@20"].mean() >= 0.85, overall
-    assert overall["recall@50"].mean() >= 0.93, overall
+    assert overall["precision@20"].mean() >= 0.90, overall
+    assert overall["recall@50"].mean() >= 0.95, overall
     per_kind = pd.concat([r.per_kind for r in results])
     assert (per_kind.groupby("kind")["recall@50"].mean() >= 0.8).all(), per_kind
     assert all(r.overall["negative_controls@20"] == 0 for r in results), overall
@@ -141,9 +141,9 @@ def test_end_to_end_on_synth_panels():
 @pytest.mark.slow
 def test_end_to_end_on_heldout_panels():
     """The held-out generator (benchmarks/heldout_panel.py, evaluation only), seeds 0..4: a guard against a change
-    that fits the project's generator at the expense of data it was not written for. Measured 2026-12-07: mean
-    precision@20 0.69, recall@50 0.763, at most one place in any top 50 taken by a planted anomaly already listed
-    (asserted with a margin: 0.62, 0.70, 2). These are far below the project generator's figures: see the README."""
+    that fits the project's generator at the expense of data it was not written for. Measured 2026-12-08: mean
+    precision@20 0.77, recall@50 0.833, at most one place in any top 50 taken by a planted anomaly already listed
+    (asserted with a margin: 0.70, 0.78, 2). These are below the project generator's figures: see the README."""
     import sys
 
     from conftest import REPO
@@ -164,8 +164,8 @@ def test_end_to_end_on_heldout_panels():
         p20.append(o["precision@20"])
         r50.append(o["recall@50"])
         repeats.append(evaluation.repeat_places(truth, flags))
-    assert sum(p20) / len(p20) >= 0.62, p20
-    assert sum(r50) / len(r50) >= 0.70, r50
+    assert sum(p20) / len(p20) >= 0.70, p20
+    assert sum(r50) / len(r50) >= 0.78, r50
     assert max(repeats) <= 2, repeats
 
 
@@ -213,7 +213,7 @@ def test_imf_dots_2013_china_hong_kong_in_top_three(shared_data):
 @pytest.mark.shared
 def test_imf_dots_2019_china_vietnam_us_in_top_ten(shared_data):
     """IMF DOTS 2019 with 2009-2018 as history: China -> Vietnam -> US is a rerouting case of the top ten
-    (measured: rank 3), and no aggregate is a subject of the top 20."""
+    (measured: rank 2), and no aggregate is a subject of the top 20."""
     ranked = _dots_cases(shared_data, "2019", "2009")
     top = ranked.head(10)
     hit = top.loc[(top["reporter"] == "CHN") & (top["hub"] == "VNM") & (top["partner"] == "USA")]
