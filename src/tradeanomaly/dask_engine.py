@@ -9,7 +9,7 @@ What a run with ``engine.name: dask`` does (see :func:`open_flows` and :class:`D
    task on one worker, so its ledger is the pandas engine's; the table is then split into partitions on that
    worker. Each row carries its position in the input (``_row``), so every partition can be put back in input
    order.
-2. **Checks.** For each check of the registry: a check that partitions (``Check.partitioned``) has its rows
+2. **Checks.** For each check of the registry: a check that partitions (``Check.splits``) has its rows
    shuffled on its key (``Check.partition_key``) into ``engine.partitions`` partitions; its global statistics
    are computed as a reduction (``Check.stats_part`` per partition, ``Check.stats_combine`` on the driver, a
    few numbers) and broadcast with the task; each partition runs ``Check.run``, the pandas code of the pandas
@@ -148,7 +148,7 @@ class DaskExecutor:
         return sorted(set().union(*self.client.gather(futs))) if futs else []
 
     def run_check(self, check: Check, context: CheckContext) -> CheckResult:
-        if check.partitioned and check.key:
+        if check.splits(context):
             shuffled = self._shuffle(check)
             stats_parts = self.client.gather(self._map(_stats_part, shuffled, check, context))
             context.stats = check.stats_combine(stats_parts)

@@ -103,6 +103,11 @@ class Check:
             out = out + "|" + c
         return out
 
+    def splits(self, context: "CheckContext") -> bool:
+        """Whether this run may be split on the key: ``partitioned``, unless the run's parameters make one key's rows
+        too few to judge it (Benford's groups across reporters); an engine runs the check as one task otherwise."""
+        return bool(self.partitioned and self.key)
+
     def select(self, flows: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
         """The rows the check reads: every period, or only those under test when it has no history."""
         if self.history:
