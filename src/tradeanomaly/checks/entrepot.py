@@ -45,22 +45,24 @@ import pandas as pd
 
 from .. import periods as P
 from ..errors import ConfigError
-from .base import CheckResult, finish
-from .entrepot_legs import mapped, triples, usable_mask
-from .panels import (
-    SEASON,
-    expand_group,
-    period_mask,
-    split_frequencies,
-    sum_by,
-    within_reach,
+from .base import CheckResult, finish, merge_ledgers
+from .entrepot_legs import (
+    MEASURES,
+    cross_z,
+    dl_keys,
+    event_joins,
+    event_positions,
+    hub_legs,
+    legs_of,
+    measure_z,
+    prepare,
+    recall,
+    remember,
+    rerouted,
+    z_table,
 )
-from .phrases import (
-    amount,
-    country,
-    possessive,
-    product,
-)
+from .panels import SEASON, expand_group, period_mask
+from .phrases import amount, country, possessive, product
 from .robust import robust_cross_z
 
 CHECK = "entrepot"
@@ -168,24 +170,6 @@ def _trade_sentence(r, base_txt, now_txt) -> str:
             f"{possessive(country(r.o))} to {country(r.d)} {verb(d_od)}, {base_txt} -> {now_txt}")
 
 
-def rerouted(tr: pd.DataFrame, freq: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rerouted amount per period, hub share now, hub share at the base) of each triple.
-
-    Had nothing been rerouted, D's imports from O would have grown as D's imports from O and H together did;
-    the shortfall of O -> D against that, bounded by the increases of both legs O -> H and H -> D, is the most the
-    route can have carried in place of direct shipments. Legs are trailing annual sums, so the amount is divided by
-    the periods in a year (per month for monthly data), which lets the amounts of an episode's periods add up."""
-    oh, oh0, hd, hd0 = (tr[c].to_numpy() for c in ("oh", "oh0", "hd", "hd0"))
-    od, od0 = tr["od"].to_numpy(), tr["od0"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        growth = (od + hd) / (od0 + hd0)
-        shortfall = np.maximum(od0 * growth - od, 0.0)
-        s1 = hd / (hd + od)
-        s0 = hd0 / (hd0 + od0)
-    amt = np.minimum(np.minimum(np.maximum(oh - oh0, 0.0), np.maximum(hd - hd0, 0.0)), np.nan_to_num(shortfall))
-    return amt / SEASON[freq], s1, s0
-
-
 def _reexports(tr: pd.DataFrame) -> np.ndarray:
     """Triples whose hub publishes re-exports to D covering most of its exports to D: an entrepôt's business."""
     hr = tr["hr"].to_numpy() if "hr" in tr else np.full(len(tr), np.nan)
@@ -194,20 +178,11 @@ def _reexports(tr: pd.DataFrame) -> np.ndarray:
         return np.nan_to_num(hr / hx) >= 0.5
 
 
-def _pass_through(tr, params, labels, freq, test):
+def _pass_through(tr, params, labels, freq, test, zs):
     lag = params.lag[freq]
-    b = np.minimum(tr["oh"], tr["hd"]).to_numpy()
-    b0 = np.minimum(tr["oh0"], tr["hd0"]).to_numpy()
-    denom = (tr["od0"] + tr["hd0"]).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = (b - b0) / denom
         hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
-    finite = np.isfinite(x)
-    z = np.full(len(tr), np.nan)
-    if finite.any():
-        grp = tr["zg"].to_numpy()  # period, destination and product level
-        zz, _, _ = robust_cross_z(x[finite], grp[finite], params.share_floor)
-        z[finite] = zz
+    _, z = measure_z(tr, params, freq, zs, "pt")
     rising = (tr["oh"] > tr["oh0"]).to_numpy() & (tr["hd"] > tr["hd0"]).to_numpy()
     # rerouting leaves a share shift from O to H at D: a hub whose exports to D grew no faster than the
     # origin's own (a large economy trading more of everything) carries nothing in its place
@@ -235,20 +210,13 @@ def _pass_through(tr, params, labels, freq, test):
                   s["rerouted"].to_numpy(), details)
 
 
-def _comovement(tr, params, labels, freq, test):
+def _comovement(tr, params, labels, freq, test, zs):
     lag = params.lag[freq]
     with np.errstate(divide="ignore", invalid="ignore"):
         g_oh = np.log(tr["oh"] / tr["oh0"]).to_numpy()
         g_hd = np.log(tr["hd"] / tr["hd0"]).to_numpy()
-        hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
-    m = np.minimum(g_oh, g_hd)
     amt, s1, s0 = rerouted(tr, freq)
-    finite = np.isfinite(m) & (hub_share >= params.min_hub_share) & (s1 > s0) & (amt > 0)
-    z = np.full(len(tr), np.nan)
-    if finite.any():
-        grp = tr["zg"].to_numpy()  # period, destination and product level
-        zz, _, _ = robust_cross_z(m[finite], grp[finite], params.growth_floor)
-        z[finite] = zz
+    m, z = measure_z(tr, params, freq, zs, "co")
     sel = np.isfinite(z) & (z >= params.min_score) & (m > 0) & test[tr["t"]]
     if not sel.any():
         return None
@@ -261,34 +229,11 @@ def _comovement(tr, params, labels, freq, test):
     return _frame(tr, sel, "entrepot.comovement", z[sel], m[sel], np.zeros(int(sel.sum())), amt[sel], details)
 
 
-def _share_shift(tr, params, labels, freq, test):
-    w = params.event_window[freq]
+def _share_shift(tr, params, labels, freq, test, zs):
     out = []
-    pos = {lb: i for i, lb in enumerate(labels)}
-    for ev in params.tariff_events:
-        ev = str(ev)
-        p_e = ev[:4] if freq == "A" else (ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}")
-        if p_e not in pos:
-            continue
-        te = pos[p_e]
-        t_pre, t_post = te - 1, min(te + w, len(labels) - 1)
-        if t_pre < 0 or t_post - te < max(1, w // 2):
-            continue
-        pre = tr.loc[tr["t"] == t_pre, ["o", "h", "d", "hs", "hd", "od"]]
-        post = tr.loc[tr["t"] == t_post]
-        j = post.merge(pre, on=["o", "h", "d", "hs"], suffixes=("", "_pre"))
-        if j.empty:
-            continue
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s1 = (j["hd"] / (j["hd"] + j["od"])).to_numpy()
-            s0 = (j["hd_pre"] / (j["hd_pre"] + j["od_pre"])).to_numpy()
-        ds = s1 - s0
-        fin = np.isfinite(ds) & (s1 >= params.min_hub_share)
-        if not fin.any():
-            continue
-        z = np.full(len(j), np.nan)
-        grp = j["zg_dl"].to_numpy()  # destination and product level
-        z[fin], _, _ = robust_cross_z(ds[fin], grp[fin], params.share_floor)
+    for i, ev, t_pre, t_post, j, s0, s1, ds, fin in event_joins(tr, params, labels, freq):
+        z = np.full(len(j), np.nan)  # across the destination and product level, whole table
+        z[fin] = cross_z(zs.get(("ss", i)), dl_keys(j, fin), ds[fin])
         sel = np.isfinite(z) & (z >= params.min_score) & (ds > 0) & bool(test[t_post])
         if not sel.any():
             continue
@@ -307,7 +252,7 @@ def _share_shift(tr, params, labels, freq, test):
     return pd.concat(out, ignore_index=True) if out else None
 
 
-def _thin_hub(tr, params, labels, freq, test):
+def _thin_hub(tr, params, labels, freq, test, zs):
     if "pt_z" not in tr:
         return None
     lag = params.lag[freq]
@@ -343,19 +288,12 @@ def _thin_hub(tr, params, labels, freq, test):
                   s["rerouted"].to_numpy(), details)
 
 
-def _origin_washing(tr, params, labels, freq, test):
+def _origin_washing(tr, params, labels, freq, test, zs):
     lag = params.lag[freq]
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.log(tr["hd"] / tr["hx"]).to_numpy()
         w0 = np.log(tr["hd0"] / tr["hx0"]).to_numpy()
-    dw = w - w0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
-    fin = np.isfinite(dw) & (hub_share >= params.min_hub_share)
-    z = np.full(len(tr), np.nan)
-    if fin.any():
-        grp = tr["zg"].to_numpy()  # period, destination and product level
-        z[fin], _, _ = robust_cross_z(dw[fin], grp[fin], params.growth_floor)
+    _, z = measure_z(tr, params, freq, zs, "ow")
     sel = np.isfinite(z) & (z >= params.min_score) & (w > 0) & test[tr["t"]]
     if not sel.any():
         return None
@@ -373,25 +311,10 @@ def _origin_washing(tr, params, labels, freq, test):
                   (s["hd"] - s["hx"]).to_numpy(), details)
 
 
-def _hub_share(df: pd.DataFrame, params: EntrepotParams, periods) -> pd.DataFrame | None:
-    """Cross-sectional screen of destination-side imports by product and partner (see the module docstring)."""
-    dest_map = expand_group(params.destinations)
+def _hub_scores(legs: pd.DataFrame, params: EntrepotParams) -> pd.DataFrame | None:
+    """The hub_share screen (see the module docstring) from the summed legs of the whole table
+    (:func:`.entrepot_legs.hub_legs`)."""
     origins = set(expand_group(params.origins))
-    hubs = set(expand_group(params.hubs if params.hubs is not None else params.share_hubs)) - origins - set(dest_map)
-    m = df.loc[((df["region"] == "") & (df["flow"] == "M") & (df["hs"] != "TOTAL")).to_numpy()
-               & df["reporter"].isin(dest_map).to_numpy() & df["partner"].isin(origins | hubs).to_numpy()]
-    if periods is not None:
-        m = m.loc[m["period"].isin(list(periods)).to_numpy()]
-    if m.empty:
-        return None
-    fob = np.where(m["valuation"].to_numpy() == "FOB", 1.0, 1.0 / (1.0 + params.cif_margin))
-    hs = m["hs"].astype("str")
-    level = params.share_level
-    legs = pd.DataFrame({"period": m["period"], "d": mapped(m["reporter"], dest_map),
-                         "src": np.where(m["partner"].isin(origins).to_numpy(), "~origin", m["partner"]),
-                         "hs": hs.str.slice(0, level).where(hs.str.len() > level, hs),
-                         "v": m["value_usd"].to_numpy(dtype=float) * fob})
-    legs = sum_by(legs, ["period", "d", "hs", "src"], ["v"])
     wide = legs.pivot_table(index=["period", "d", "hs"], columns="src", values="v", aggfunc="sum", fill_value=0.0,
                             observed=True)
     if "~origin" not in wide or wide.shape[1] < 2:
@@ -449,57 +372,191 @@ def _hub_share(df: pd.DataFrame, params: EntrepotParams, periods) -> pd.DataFram
     })
 
 
-def run(flows: pd.DataFrame, *, params: EntrepotParams | None = None, periods: list[str] | None = None,
-        mirror_gaps: pd.DataFrame | None = None) -> CheckResult:
-    """Entrepôt rerouting signals for the ``periods`` under test (all when ``None``); ``mirror_gaps`` is accepted
-    and not needed (the check reads both sides of each leg itself)."""
+# --------------------------------------------------------------------------------------------------------------
+# the run: a reduce step over the parts of the table split by product, then each part's run
+# --------------------------------------------------------------------------------------------------------------
+
+_NO_LEGS = "entrepot: no origin -> hub -> destination legs at frequency {}"
+_HUB_NOTE = "entrepot: destination-side data only; the cross-sectional hub_share screen was run instead"
+
+
+def part_stats(flows: pd.DataFrame, params: EntrepotParams | None = None, periods: list[str] | None = None) -> dict:
+    """The reduce step's share of one part of the table split by product (``hs``; a part holds every leg of its
+    products). Per frequency: the part's period axis (its first and last period), the periods at which it has
+    triples, its triples under test (``n_tested``), and the records of the cross-sectional z values (period,
+    destination, product level and the measure, at the periods under test: pass-through, comovement, origin
+    washing; destination, product level and share shift for each tariff event, with the two periods compared);
+    where it has no triple under test, the summed legs of the hub_share screen. :func:`combine_stats` computes the
+    statistics over all parts with the whole table's code."""
     params = params or EntrepotParams()
-    usable, led = usable_mask(flows, params.include_estimated, CHECK)
-    # period labels numbered once; frequencies and reach decided on the distinct labels
-    pcodes, puniq = pd.factorize(flows["period"].astype("str"))
-    label_codes, label_of = pd.factorize(pd.Series(puniq, dtype="str"))  # (one label per distinct string)
-    label_of = np.asarray(label_of, dtype=object)
-    pcodes = np.where(pcodes >= 0, np.append(label_codes, -1)[pcodes], -1)
-    seen = np.zeros(len(label_of), dtype=bool)
-    seen[np.unique(pcodes[usable & (pcodes >= 0)])] = True
-    present = pd.DataFrame({"period": pd.Series(label_of[seen], dtype="str")})
+    periods = None if periods is None else list(periods)
+    out: dict = {"params": params, "periods": periods, "freqs": {}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        prep = prepare(flows, params)
+        usable, _, pcodes, label_of, freqs = prep
+        built = {}
+        for freq, part_labels in freqs.items():
+            tr, labels = legs_of(flows, prep, params, periods, freq)
+            built[freq] = (tr, labels)
+            rec = {"span": None if labels is None else (labels[0], labels[-1]), "rows_at": set(), "n_tested": 0,
+                   "z": {}, "ss": {}, "legs": None}
+            under_test = False
+            if tr is not None and not tr.empty:
+                test = period_mask(labels, periods)
+                at_test = test[tr["t"].to_numpy()]
+                under_test = bool(at_test.any())
+                rec["rows_at"] = set(pd.unique(tr["period"]))
+                rec["n_tested"] = int(at_test.sum())
+                wanted = {"pt": "pass_through" in params.signals or "thin_hub" in params.signals,
+                          "co": "comovement" in params.signals, "ow": "origin_washing" in params.signals}
+                for name, (func, _) in MEASURES.items():
+                    if not wanted[name]:
+                        continue
+                    x, fin = func(tr, params, freq)
+                    sel = fin & at_test
+                    if sel.any():
+                        rec["z"][name] = pd.DataFrame({"period": tr["period"].to_numpy()[sel],
+                                                       "d": tr["d"].to_numpy()[sel],
+                                                       "level": tr["level"].to_numpy()[sel], "x": x[sel]})
+                if "share_shift" in params.signals:
+                    for i, _, t_pre, t_post, j, _, _, ds, fin in event_joins(tr, params, labels, freq):
+                        if test[t_post]:
+                            rec["ss"][i] = (labels[t_pre], labels[t_post], pd.DataFrame(
+                                {"d": j["d"].to_numpy()[fin], "level": j["level"].to_numpy()[fin], "x": ds[fin]}))
+            if not under_test and "hub_share" in params.signals:
+                of_freq = np.append(pd.Index(label_of).isin(part_labels["period"]), False)
+                rec["legs"] = hub_legs(flows.loc[usable & of_freq[pcodes]], params, periods)
+            out["freqs"][freq] = rec
+    remember(flows, params, periods, (prep, built))
+    return out
+
+
+def combine_stats(parts: list[dict]) -> dict:
+    """The whole table's statistics from the parts of :func:`part_stats`: per frequency the period axis, whether
+    any triple is tested (else the hub_share screen runs, here, on the summed legs of all parts), ``n_tested``,
+    and each cross-sectional group's median and robust scale."""
+    from .entrepot_legs import _needed_positions
+
+    parts = [p for p in parts if p is not None]
+    params, periods = parts[0]["params"], parts[0]["periods"]
+    order = [f for f in ("A", "Q", "M") if any(f in p["freqs"] for p in parts)]
+    freqs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for f in order:
+            recs = [p["freqs"][f] for p in parts if f in p["freqs"]]
+            spans = [r["span"] for r in recs if r["span"] is not None]
+            axis, has = None, False
+            if spans:
+                firsts = pd.Series([s[0] for s in spans], dtype="str")
+                lasts = pd.Series([s[1] for s in spans], dtype="str")
+                axis = P.period_range(firsts.iloc[int(np.argmin(P.period_ordinal(firsts)))],
+                                      lasts.iloc[int(np.argmax(P.period_ordinal(lasts)))])
+                need = {lb for lb, n in zip(axis, _needed_positions(axis, params, f, periods)) if n}
+                has = any(r["rows_at"] & need for r in recs)
+            g = {"axis": axis, "has": has, "n_tested": sum(r["n_tested"] for r in recs), "z": {}, "hub": None}
+            if has:
+                for name, (_, floor) in MEASURES.items():
+                    g["z"][name] = z_table([r["z"].get(name) for r in recs], ["period", "d", "level"],
+                                            getattr(params, floor))
+                for i, ev in enumerate(params.tariff_events):
+                    at = event_positions(axis, params, f, str(ev))
+                    if at is None:
+                        continue
+                    want = (axis[at[0]], axis[at[1]])
+                    g["z"][("ss", i)] = z_table([r["ss"][i][2] for r in recs if i in r["ss"]
+                                                  and r["ss"][i][:2] == want], ["d", "level"], params.share_floor)
+            elif "hub_share" in params.signals:
+                legs = [r["legs"] for r in recs if r["legs"] is not None]
+                if legs:
+                    every = legs[0] if len(legs) == 1 else pd.concat(legs, ignore_index=True)
+                    if len(legs) > 1 and every.duplicated(["period", "d", "hs", "src"]).any():
+                        raise ConfigError(f"entrepot: hub_share at share_level {params.share_level} sums products "
+                                          "that the engine put in different partitions (its key is the product "
+                                          "code's first 6 digits): use share_level 6 or more, or the pandas "
+                                          "engine")
+                    g["hub"] = _hub_scores(every, params)
+            freqs[f] = g
+    return {"order": order, "freqs": freqs}
+
+
+def run_part(flows: pd.DataFrame, params: EntrepotParams | None, periods: list[str] | None,
+             stats: dict) -> CheckResult:
+    """The findings of one part of the table split by product, with the whole table's statistics (``stats``:
+    :func:`combine_stats`); the hub_share findings are the reduce step's (:func:`combine_parts` adds them)."""
+    params = params or EntrepotParams()
+    periods = None if periods is None else list(periods)
     out = []
     tables = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for freq, part_labels in split_frequencies(present).items():
-            # a period under test reads the trailing annual sum ``lag`` periods back, and the share shift the
-            # period before a tariff event up to ``event_window`` periods earlier (its post-event period is capped
-            # at the end of the data, so the rows that far after the periods under test are kept too)
-            reach = {freq: params.lag[freq] + SEASON[freq] + params.event_window[freq] + 1}
-            near = within_reach(part_labels, periods, reach, {freq: params.event_window[freq]})
-            in_reach = np.append(pd.Index(label_of).isin(near["period"]), False)
-            tr, labels = triples(flows, usable & in_reach[pcodes], label_of, pcodes, params, freq, periods)
+        work = recall(flows, params, periods)
+        prep, built = work if work is not None else (prepare(flows, params), {})
+        led, freqs = prep[1], prep[4]
+        for freq in stats["order"]:
+            g = stats["freqs"][freq]
+            if not g["has"]:
+                led.notes.append(_NO_LEGS.format(freq))
+                if "hub_share" in params.signals and g["hub"] is not None:
+                    led.notes.append(_HUB_NOTE)
+                continue
+            if freq not in freqs:
+                continue
+            tr, labels = built.get(freq, (None, None))
+            if freq not in built or labels != g["axis"]:
+                tr, labels = legs_of(flows, prep, params, periods, freq, axis=g["axis"])
             if tr is None or tr.empty:
-                led.notes.append(f"entrepot: no origin -> hub -> destination legs at frequency {freq}")
-                if "hub_share" in params.signals:
-                    of_freq = np.append(pd.Index(label_of).isin(part_labels["period"]), False)
-                    hs_found = _hub_share(flows.loc[usable & of_freq[pcodes]], params, periods)
-                    if hs_found is not None:
-                        led.notes.append("entrepot: destination-side data only; the cross-sectional hub_share "
-                                         "screen was run instead")
-                    out.append(hs_found)
                 continue
             test = period_mask(labels, periods)
-            tr.attrs["n_tested"] = int(test[tr["t"].to_numpy()].sum())
+            tr.attrs["n_tested"] = int(g["n_tested"])
+            zs = g["z"]
             if "pass_through" in params.signals or "thin_hub" in params.signals:
-                pt = _pass_through(tr, params, labels, freq, test)
+                pt = _pass_through(tr, params, labels, freq, test, zs)
                 if "pass_through" in params.signals:
                     out.append(pt)
             if "comovement" in params.signals:
-                out.append(_comovement(tr, params, labels, freq, test))
+                out.append(_comovement(tr, params, labels, freq, test, zs))
             if "share_shift" in params.signals:
-                out.append(_share_shift(tr, params, labels, freq, test))
+                out.append(_share_shift(tr, params, labels, freq, test, zs))
             if "thin_hub" in params.signals:
-                out.append(_thin_hub(tr, params, labels, freq, test))
+                out.append(_thin_hub(tr, params, labels, freq, test, zs))
             if "origin_washing" in params.signals:
-                out.append(_origin_washing(tr, params, labels, freq, test))
+                out.append(_origin_washing(tr, params, labels, freq, test, zs))
             keep = ["period", "o", "h", "d", "hs", "oh", "oh0", "hd", "hd0", "od", "od0", "hx", "hm"]
             tables[f"triples_{freq}"] = tr.loc[test[tr["t"]], keep].sort_values(
                 ["period", "o", "h", "d", "hs"]).reset_index(drop=True)
     return CheckResult(check=CHECK, findings=finish(out, CHECK), tables=tables, ledgers=[led])
+
+
+def combine_parts(results: list[CheckResult], stats: dict) -> CheckResult:
+    """One result from the parts' results: findings (with the reduce step's hub_share findings) and the triples
+    tables in the whole table's order, ledgers summed (examples of the first rows of the input)."""
+    hub = [stats["freqs"][f]["hub"] for f in stats["order"]]
+    tables = {}
+    for f in stats["order"]:
+        name = f"triples_{f}"
+        got = [r.tables[name] for r in results if name in r.tables]
+        if not got:
+            continue
+        full = [t for t in got if len(t)] or got[:1]
+        t = full[0] if len(full) == 1 else pd.concat(full, ignore_index=True)
+        tables[name] = t.sort_values(["period", "o", "h", "d", "hs"]).reset_index(drop=True)
+    found = [r.findings for r in results] + [h for h in hub if h is not None]
+    # one part's findings are finished already (sorted on explicit keys)
+    findings = found[0] if len(found) == 1 else finish(found, CHECK)
+    return CheckResult(check=CHECK, findings=findings, tables=tables,
+                       ledgers=merge_ledgers([led for r in results for led in r.ledgers]))
+
+
+def run(flows: pd.DataFrame, *, params: EntrepotParams | None = None, periods: list[str] | None = None,
+        mirror_gaps: pd.DataFrame | None = None, stats: dict | None = None) -> CheckResult:
+    """Entrepôt rerouting signals for the ``periods`` under test (all when ``None``); ``mirror_gaps`` is accepted
+    and not needed (the check reads both sides of each leg itself). ``stats``: the whole table's
+    :func:`combine_stats` when ``flows`` is a part of the table split by product (the engines' partitions; the
+    result is then one part's, for :func:`combine_parts`); without it, the table is the whole table."""
+    params = params or EntrepotParams()
+    if stats is not None:
+        return run_part(flows, params, periods, stats)
+    stats = combine_stats([part_stats(flows, params, periods)])
+    return combine_parts([run_part(flows, params, periods, stats)], stats)

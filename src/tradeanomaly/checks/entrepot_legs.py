@@ -7,13 +7,16 @@ with the value ``lag`` periods earlier, at the periods the tests read. :mod:`.en
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 import pandas as pd
 
 from .. import periods as P
 from ..schema import MAX_EXAMPLES, Ledger
-from .panels import AGGREGATE_PARTNERS, SEASON, expand_group, period_mask
-from .robust import lagged, rolling_sum
+from .panels import AGGREGATE_PARTNERS, SEASON, expand_group, period_mask, split_frequencies, sum_by, within_reach
+from .robust import lagged, robust_cross_z, rolling_sum
 
 
 def mapped(s: pd.Series, mapping: dict) -> np.ndarray:
@@ -79,27 +82,47 @@ def _group_sum(key: np.ndarray, v: np.ndarray, q: np.ndarray) -> tuple[np.ndarra
     return sums.index.to_numpy(dtype=np.int64), sums["v"].to_numpy(dtype=float), sums["q"].to_numpy(dtype=float)
 
 
-def _needed_positions(labels: list[str], params, freq: str, periods) -> np.ndarray:
+def event_period(ev, freq: str) -> str:
+    """The period label of tariff event ``ev`` (a date) at frequency ``freq``."""
+    ev = str(ev)
+    return ev[:4] if freq == "A" else (ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}")
+
+
+def _needed_positions(labels: list[str], params, freq: str, periods, every_event: bool = False) -> np.ndarray:
     """Period positions a test of ``periods`` reads from the triples table: those periods, and the period before
-    each tariff event whose post-event period is under test (the share shift compares the two)."""
+    each tariff event whose post-event period is under test (the share shift compares the two).
+
+    ``every_event``: also the period before each event that has a period under test from the event to
+    ``event_window`` periods after it, whether or not the event is on this axis (a part of the table, whose axis
+    may end earlier than the whole table's, reads every position the whole table's test may read)."""
     test = period_mask(labels, periods)
     need = test.copy()
     pos = {lb: i for i, lb in enumerate(labels)}
     w = params.event_window[freq]
+    if every_event and labels:
+        o0 = int(P.period_ordinal(pd.Series(labels[:1], dtype="str"))[0])
+        mine = [str(p) for p in periods if P.frequency(str(p)) == freq] if periods is not None else None
+        tested = P.period_ordinal(pd.Series(mine, dtype="str")) if mine else np.zeros(0, dtype=np.int64)
     for ev in params.tariff_events:
-        ev = str(ev)
-        p_e = ev[:4] if freq == "A" else (ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}")
+        p_e = event_period(ev, freq)
         te = pos.get(p_e)
         if te is not None and te >= 1 and test[min(te + w, len(labels) - 1)]:
             need[te - 1] = True
+        if every_event and labels:
+            oe = int(P.period_ordinal(pd.Series([p_e], dtype="str"))[0])
+            t = oe - 1 - o0
+            if 0 <= t < len(labels) and (periods is None or ((tested >= oe) & (tested <= oe + w)).any()):
+                need[t] = True
     return need
 
 
 def triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period_codes: np.ndarray,
-             params, freq: str, periods=None):
+             params, freq: str, periods=None, axis: list[str] | None = None, every_event: bool = False):
     """The origin -> hub -> destination table from the ``rows`` of ``flows`` (usable rows of one frequency within
     reach of the periods under test). ``period_codes`` numbers each row's period label and ``label_of`` names
-    those numbers.
+    those numbers. Returns ``(table, labels)``: ``labels`` is the period axis (from the first to the last period of
+    the rows, or ``axis`` when given: the whole table's axis for a part of it), ``None`` when the rows have no
+    period; ``table`` is ``None`` when no triple can be formed. ``every_event``: see :func:`_needed_positions`.
 
     Each leg is read on integer codes: country and product codes are numbered in the sort order of their labels
     (so every sort below is the sort of the labels), the exporters' and importers' reports are summed per period,
@@ -172,7 +195,7 @@ def triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period_
     uniq = pd.Series([str(label_of[c]) for c in present], dtype="str")
     ordv = P.period_ordinal(uniq)
     first, last = uniq.iloc[int(np.argmin(ordv))], uniq.iloc[int(np.argmax(ordv))]
-    labels = P.period_range(first, last)
+    labels = P.period_range(first, last) if axis is None else list(axis)
     pos = {lb: i for i, lb in enumerate(labels)}
     t_of = np.full(len(label_of) + 1, -1, dtype=np.int64)
     for c in present:
@@ -230,9 +253,9 @@ def triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period_
         oh_leg = pick(oh_leg, b_in=ok_hub)
         hd_leg = pick(hd_leg, a_in=ok_hub)
     if len(oh_leg[0]) == 0 or len(hd_leg[0]) == 0:
-        return None, None
+        return None, labels
     # triples only at the positions the tests read: the joins below are the heavy part
-    need = _needed_positions(labels, params, freq, periods)
+    need = _needed_positions(labels, params, freq, periods, every_event)
     cols_need = np.flatnonzero(need)
     k = SEASON[freq]
 
@@ -291,3 +314,234 @@ def triples(flows: pd.DataFrame, rows: np.ndarray, label_of: np.ndarray, period_
     for c in ("od", "od0"):
         tr[c] = tr[c].fillna(0.0)
     return tr, labels
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the reduce step's pieces (see :func:`.entrepot.part_stats`)
+# --------------------------------------------------------------------------------------------------------------
+
+def zg_keys(tr, rows: np.ndarray) -> list:
+    """Labels of the ``zg`` groups (period, destination, product level) of the triples at ``rows``."""
+    return [tr[c].to_numpy()[rows] for c in ("period", "d", "level")]
+
+
+def z_table(frames: list, keys: list[str], floor: float):
+    """Median and robust scale of each group of the records (:func:`.robust.robust_cross_z` over all of them):
+    ``(labels of each key column, median, scale)`` with the group of labels ``(i, j, ...)`` at the flat position
+    ``(i * n_j + j) * ...``; ``None`` without records."""
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return None
+    rec = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    codes = np.zeros(len(rec), dtype=np.int64)
+    index = []
+    for c in keys:
+        k, u = pd.factorize(rec[c].to_numpy(dtype=object))
+        codes = codes * len(u) + k
+        index.append(pd.Index(u, dtype=object))
+    _, med, scale = robust_cross_z(rec["x"].to_numpy(dtype=float), codes, floor)
+    size = int(np.prod([len(u) for u in index]))
+    med_of, scale_of = np.full(size, np.nan), np.full(size, np.nan)
+    med_of[codes], scale_of[codes] = med, scale
+    return index, med_of, scale_of
+
+
+def cross_z(table, keys: list, x: np.ndarray) -> np.ndarray:
+    """Robust z of ``x`` against its group's median and scale in ``table`` (NaN where the group has none)."""
+    z = np.full(len(x), np.nan)
+    if table is None or not len(x):
+        return z
+    flat = np.zeros(len(x), dtype=np.int64)
+    ok = np.ones(len(x), dtype=bool)
+    for labels, col in zip(table[0], keys):
+        k, u = pd.factorize(col)
+        at = labels.get_indexer(pd.Index(u, dtype=object))
+        k = np.append(at, -1)[k]
+        ok &= k >= 0
+        flat = flat * len(labels) + k
+    z[ok] = (x[ok] - table[1][flat[ok]]) / table[2][flat[ok]]
+    return z
+
+
+def dl_keys(j, rows: np.ndarray) -> list:
+    """Labels of the ``zg_dl`` groups (destination, product level) of the joined triples at ``rows``."""
+    return [j[c].to_numpy()[rows] for c in ("d", "level")]
+
+
+def event_positions(labels, params, freq, ev):
+    """``(t_pre, t_post)``: the positions the share shift compares around tariff event ``ev`` (the period before
+    it, and ``event_window`` periods after it capped at the end of the axis), or ``None``."""
+    w = params.event_window[freq]
+    pos = {lb: i for i, lb in enumerate(labels)}
+    p_e = event_period(ev, freq)
+    if p_e not in pos:
+        return None
+    te = pos[p_e]
+    t_pre, t_post = te - 1, min(te + w, len(labels) - 1)
+    if t_pre < 0 or t_post - te < max(1, w // 2):
+        return None
+    return t_pre, t_post
+
+
+def hub_legs(df: pd.DataFrame, params, periods) -> pd.DataFrame | None:
+    """The inputs of :func:`.entrepot._hub_scores`: D's imports at FOB summed per period, destination, product (at
+    ``share_level``) and source (a hub, or ``~origin``); ``None`` without any."""
+    dest_map = expand_group(params.destinations)
+    origins = set(expand_group(params.origins))
+    hubs = set(expand_group(params.hubs if params.hubs is not None else params.share_hubs)) - origins - set(dest_map)
+    m = df.loc[((df["region"] == "") & (df["flow"] == "M") & (df["hs"] != "TOTAL")).to_numpy()
+               & df["reporter"].isin(dest_map).to_numpy() & df["partner"].isin(origins | hubs).to_numpy()]
+    if periods is not None:
+        m = m.loc[m["period"].isin(list(periods)).to_numpy()]
+    if m.empty:
+        return None
+    fob = np.where(m["valuation"].to_numpy() == "FOB", 1.0, 1.0 / (1.0 + params.cif_margin))
+    hs = m["hs"].astype("str")
+    level = params.share_level
+    legs = pd.DataFrame({"period": m["period"], "d": mapped(m["reporter"], dest_map),
+                         "src": np.where(m["partner"].isin(origins).to_numpy(), "~origin", m["partner"]),
+                         "hs": hs.str.slice(0, level).where(hs.str.len() > level, hs),
+                         "v": m["value_usd"].to_numpy(dtype=float) * fob})
+    return sum_by(legs, ["period", "d", "hs", "src"], ["v"])
+
+
+def prepare(flows: pd.DataFrame, params):
+    """Usable rows (and their ledger), period codes and labels, and the frequencies of the usable periods."""
+    usable, led = usable_mask(flows, params.include_estimated, "entrepot")
+    # period labels numbered once; frequencies and reach decided on the distinct labels
+    pcodes, puniq = pd.factorize(flows["period"].astype("str"))
+    label_codes, label_of = pd.factorize(pd.Series(puniq, dtype="str"))  # (one label per distinct string)
+    label_of = np.asarray(label_of, dtype=object)
+    pcodes = np.where(pcodes >= 0, np.append(label_codes, -1)[pcodes], -1)
+    seen = np.zeros(len(label_of), dtype=bool)
+    seen[np.unique(pcodes[usable & (pcodes >= 0)])] = True
+    present = pd.DataFrame({"period": pd.Series(label_of[seen], dtype="str")})
+    return usable, led, pcodes, label_of, split_frequencies(present)
+
+
+def legs_of(flows, prep, params, periods, freq, axis=None):
+    """The triples table of one frequency (see :func:`.entrepot_legs.triples`)."""
+    usable, _, pcodes, label_of, freqs = prep
+    # a period under test reads the trailing annual sum ``lag`` periods back, and the share shift the period
+    # before a tariff event up to ``event_window`` periods earlier (its post-event period is capped at the end of
+    # the data, so the rows that far after the periods under test are kept too)
+    reach = {freq: params.lag[freq] + SEASON[freq] + params.event_window[freq] + 1}
+    near = within_reach(freqs[freq], periods, reach, {freq: params.event_window[freq]})
+    in_reach = np.append(pd.Index(label_of).isin(near["period"]), False)
+    return triples(flows, usable & in_reach[pcodes], label_of, pcodes, params, freq, periods, axis=axis,
+                   every_event=True)
+
+
+#: the last table whose reduce step was taken (``entrepot.part_stats``), kept for its run until the frame is gone
+_LAST: list = []
+_LOCK = threading.Lock()
+
+
+def remember(flows, params, periods, work) -> None:
+    def forget(ref):
+        with _LOCK:
+            _LAST[:] = [e for e in _LAST if e[0] is not ref]
+
+    try:
+        entry = (weakref.ref(flows, forget), params, periods, work)
+    except TypeError:  # pragma: no cover - a frame that takes no weak reference is read again
+        return
+    with _LOCK:
+        _LAST[:] = [entry]
+
+
+def recall(flows, params, periods):
+    with _LOCK:
+        entry = _LAST.pop() if _LAST else None
+    if entry is not None and entry[0]() is flows and entry[1] == params and entry[2] == periods:
+        return entry[3]
+    return None
+
+
+def rerouted(tr: pd.DataFrame, freq: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rerouted amount per period, hub share now, hub share at the base) of each triple.
+
+    Had nothing been rerouted, D's imports from O would have grown as D's imports from O and H together did;
+    the shortfall of O -> D against that, bounded by the increases of both legs O -> H and H -> D, is the most the
+    route can have carried in place of direct shipments. Legs are trailing annual sums, so the amount is divided by
+    the periods in a year (per month for monthly data), which lets the amounts of an episode's periods add up."""
+    oh, oh0, hd, hd0 = (tr[c].to_numpy() for c in ("oh", "oh0", "hd", "hd0"))
+    od, od0 = tr["od"].to_numpy(), tr["od0"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = (od + hd) / (od0 + hd0)
+        shortfall = np.maximum(od0 * growth - od, 0.0)
+        s1 = hd / (hd + od)
+        s0 = hd0 / (hd0 + od0)
+    amt = np.minimum(np.minimum(np.maximum(oh - oh0, 0.0), np.maximum(hd - hd0, 0.0)), np.nan_to_num(shortfall))
+    return amt / SEASON[freq], s1, s0
+
+
+def pt_input(tr, params, freq):
+    """The pass-through measure of each triple and where it is finite (robust z across its ``zg`` group)."""
+    b = np.minimum(tr["oh"], tr["hd"]).to_numpy()
+    b0 = np.minimum(tr["oh0"], tr["hd0"]).to_numpy()
+    denom = (tr["od0"] + tr["hd0"]).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (b - b0) / denom
+    return x, np.isfinite(x)
+
+
+def co_input(tr, params, freq):
+    """The comovement measure (the smaller of the legs' log growths) and the triples it is compared across."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_oh = np.log(tr["oh"] / tr["oh0"]).to_numpy()
+        g_hd = np.log(tr["hd"] / tr["hd0"]).to_numpy()
+        hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
+    m = np.minimum(g_oh, g_hd)
+    amt, s1, s0 = rerouted(tr, freq)
+    return m, np.isfinite(m) & (hub_share >= params.min_hub_share) & (s1 > s0) & (amt > 0)
+
+
+def ow_input(tr, params, freq):
+    """The change of the hub's reported-exports gap (``log(H->D / H's own report)``) and the triples compared."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.log(tr["hd"] / tr["hx"]).to_numpy()
+        w0 = np.log(tr["hd0"] / tr["hx0"]).to_numpy()
+    dw = w - w0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
+    return dw, np.isfinite(dw) & (hub_share >= params.min_hub_share)
+
+
+#: the cross-sectional measures of the triples: name -> (input, floor parameter)
+MEASURES = {"pt": (pt_input, "share_floor"), "co": (co_input, "growth_floor"), "ow": (ow_input, "growth_floor")}
+
+
+def measure_z(tr, params, freq, zs, name):
+    """``(measure, z)`` of every triple: z across the triples of the same period, destination and product level of
+    the whole table (``zs``: the reduce step's tables)."""
+    func, _ = MEASURES[name]
+    x, fin = func(tr, params, freq)
+    z = np.full(len(tr), np.nan)
+    if fin.any():
+        z[fin] = cross_z(zs.get(name), zg_keys(tr, fin), x[fin])
+    return x, z
+
+
+def event_joins(tr, params, labels, freq):
+    """Per tariff event (its index ``i`` in ``tariff_events``): ``(i, ev, t_pre, t_post, j, s0, s1, ds, fin)``,
+    the triples present at both positions with their hub shares, the shift and where it is compared."""
+    for i, ev in enumerate(params.tariff_events):
+        ev = str(ev)
+        at = event_positions(labels, params, freq, ev)
+        if at is None:
+            continue
+        t_pre, t_post = at
+        pre = tr.loc[tr["t"] == t_pre, ["o", "h", "d", "hs", "hd", "od"]]
+        post = tr.loc[tr["t"] == t_post]
+        j = post.merge(pre, on=["o", "h", "d", "hs"], suffixes=("", "_pre"))
+        if j.empty:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s1 = (j["hd"] / (j["hd"] + j["od"])).to_numpy()
+            s0 = (j["hd_pre"] / (j["hd_pre"] + j["od_pre"])).to_numpy()
+        ds = s1 - s0
+        fin = np.isfinite(ds) & (s1 >= params.min_hub_share)
+        if not fin.any():
+            continue
+        yield i, ev, t_pre, t_post, j, s0, s1, ds, fin

@@ -196,17 +196,42 @@ class InvoiceExportCheck(_ModuleCheck):
 
 
 class EntrepotCheck(_ModuleCheck):
-    """Rerouting through a hub, per product (every leg O>H, H>D, O>D of one product is in the partition). Not
-    partitioned yet: run on each product's rows apart, it finds fewer triples than on the whole table."""
+    """Rerouting through a hub, per product (every leg O>H, H>D, O>D of one product is in the partition).
+    Partitioned on the product code's first 6 digits (the hub_share screen sums longer codes to HS6). Run on each
+    product's rows apart, the check found fewer triples than on the whole table: its robust z values are taken
+    across the products of one period, destination and product level (pass-through, comovement, origin washing;
+    the share shift across those of one destination and level), ``n_tested`` counts every product's triples, and
+    the period axis (which caps the share shift's post-event period and names the compared windows) spans the
+    whole table. The reduce step: each part builds its triples and sends its axis, its tested triples' count and
+    the records of those z values (period, destination, level, measure); the driver takes each group's median and
+    robust scale with the whole table's code (and runs the hub_share screen, which compares products, on the
+    parts' summed legs where no triple is tested), broadcast to every part. ``combine`` adds the hub_share
+    findings and puts findings and triples tables in the whole table's order. A ``share_level`` under 6 whose sums
+    take products of different partitions cannot be split: the reduce step raises a ConfigError."""
 
     name = "entrepot"
     module = "tradeanomaly.checks.entrepot"
     key = ("hs",)
-    partitioned = False
+    partitioned = True
 
     @property
     def params_class(self):
         return self._module().EntrepotParams
+
+    def partition_key(self, flows: pd.DataFrame) -> pd.Series:
+        return flows["hs"].astype("str").fillna("").str.slice(0, 6)
+
+    def stats_part(self, partition: pd.DataFrame, context: CheckContext):
+        return self._module().part_stats(partition, context.params, context.periods)
+
+    def stats_combine(self, parts: list):
+        return self._module().combine_stats(parts)
+
+    def run(self, partition: pd.DataFrame, context: CheckContext) -> CheckResult:
+        return self._module().run(partition, params=context.params, periods=context.periods, stats=context.stats)
+
+    def combine(self, results: list[CheckResult], context: CheckContext) -> CheckResult:
+        return self._module().combine_parts(results, context.stats)
 
 
 class RushCheck(_ModuleCheck):
