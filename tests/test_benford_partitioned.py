@@ -148,3 +148,30 @@ def test_dask_engine_cuts_its_chunks_where_the_whole_table_does(panel):
     finally:
         close_client(client)
     assert _csvs(pandas_res) == _csvs(dask_res)
+
+
+def test_dask_engine_runs_groups_across_reporters_as_one_task(panel):
+    """Groups by flow (every reporter's exports together) cannot be split on the reporter: the Dask engine asks
+    ``splits`` and runs the check as one task, with the pandas engine's result."""
+    pytest.importorskip("distributed", reason="the Dask engine is the optional extra `dask`")
+    from tradeanomaly.dask_engine import DaskExecutor, _slice
+    from tradeanomaly.engine import PandasExecutor, close_client, get_client
+
+    check = get_check("benford")
+    flows = panel.reset_index(drop=True)
+    periods = sorted(pd.unique(flows["period"].astype(str)))[-3:]
+    params = {"group_by": ["flow"]}
+    assert not check.splits(CheckContext(periods=periods, params=params))
+    assert check.splits(CheckContext(periods=periods, params={}))
+    pandas_res = PandasExecutor(flows).run_check(check, CheckContext(periods=periods, params=params))
+    numbered = flows.assign(**{ROW: np.arange(len(flows), dtype=np.int64)})
+    client = get_client(2)
+    try:
+        parts = [client.scatter(_slice(numbered, i, 3)) for i in range(3)]
+        executor = DaskExecutor(client, parts, len(flows), 8)
+        dask_res = executor.run_check(check, CheckContext(periods=periods, params=params))
+    finally:
+        close_client(client)
+    assert executor.tasks == ["benford: 1 task"]
+    assert len(pandas_res.findings) > 0
+    assert _csvs(pandas_res) == _csvs(dask_res)

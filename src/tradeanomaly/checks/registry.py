@@ -93,11 +93,10 @@ class BenfordCheck(_ModuleCheck):
     all groups and all windows, the thresholds that read them, each window's norm from the other reporters' same
     window, the explanations (which name the flow when the whole run has one) and the publisher-estimates table
     (from counts), in the whole table's order. A ``group_by`` whose groups take rows of several reporters
-    (``[region]`` over several countries) cannot be split: ``combine`` raises a ConfigError. The chunk cuts need
-    the rows' positions (``_row``) in ``stats_part``; where the engine does not pass them (the Dask engine's reduce
-    step drops ``_row`` today), each part cuts its own chunks, and when the records under test exceed one chunk
-    (65,536) the audit's distortion factor and mantissa arc may differ in their last bits (findings do not read
-    them)."""
+    (``[region]`` over several countries) cannot be split: such a run is not split (:meth:`splits`), it runs as one
+    task. The chunk cuts need the rows' positions (``_row``) in ``stats_part`` (both engines pass them); without
+    them each part cuts its own chunks, and when the records under test exceed one chunk (65,536) the audit's
+    distortion factor and mantissa arc may differ in their last bits (findings do not read them)."""
 
     name = "benford"
     module = "tradeanomaly.checks.benford"
@@ -106,6 +105,11 @@ class BenfordCheck(_ModuleCheck):
 
     def keywords_of(self):
         return self._module().run
+
+    def splits(self, context: CheckContext) -> bool:
+        """Split on the reporter only when every group is one reporter's (``reporter`` among ``group_by``)."""
+        group_by = dict(context.params or {}).get("group_by", ("reporter",))
+        return super().splits(context) and "reporter" in list(group_by or ())
 
     def stats_part(self, partition: pd.DataFrame, context: CheckContext):
         return self._module().reduce_part(partition, periods=context.periods, **dict(context.params or {}))
