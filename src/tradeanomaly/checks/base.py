@@ -6,9 +6,11 @@ A check is one :class:`Check` subclass listed in :mod:`tradeanomaly.checks.regis
   pydantic model; ``None`` when :meth:`Check.run` takes keyword arguments straight from the configuration);
 * ``key``: the columns its work partitions on (the flows of one key value are all it needs to judge that value),
   or a derived key via :meth:`Check.partition_key` (the mirror check's unordered pair);
-* ``partitioned``: whether the body gives the same findings when run on each key's rows apart. A check whose
-  body still computes statistics across keys inside ``run`` (reliability of every reporter, q-values over all
-  groups) says ``False``: the Dask engine then runs it as one task on one worker, never on the driver;
+* ``partitioned``: whether the body gives the same findings when run on each key's rows apart, with its reduce
+  step and :meth:`Check.combine` (every check of the registry does: each reporter's reliability, q-values over all
+  groups and z values across products are reduce or combine steps). A check that says ``False``, or whose
+  :meth:`Check.splits` says a run's parameters make one key's rows too few, runs as one task on one worker of
+  the Dask engine, never on the driver;
 * ``history``: whether it reads the periods before those under test (a digit test looks at the periods under
   test only);
 * the small global statistics it needs, as a reduce step: :meth:`Check.stats_part` on each partition and
