@@ -178,11 +178,11 @@ def _reexports(tr: pd.DataFrame) -> np.ndarray:
         return np.nan_to_num(hr / hx) >= 0.5
 
 
-def _pass_through(tr, params, labels, freq, test, zs):
+def _pass_through(tr, params, labels, freq, test, zs, memo=None):
     lag = params.lag[freq]
     with np.errstate(divide="ignore", invalid="ignore"):
         hub_share = (tr["hd"] / (tr["hd"] + tr["od"])).to_numpy()
-    _, z = measure_z(tr, params, freq, zs, "pt")
+    _, z = measure_z(tr, params, freq, zs, "pt", memo)
     rising = (tr["oh"] > tr["oh0"]).to_numpy() & (tr["hd"] > tr["hd0"]).to_numpy()
     # rerouting leaves a share shift from O to H at D: a hub whose exports to D grew no faster than the
     # origin's own (a large economy trading more of everything) carries nothing in its place
@@ -210,13 +210,13 @@ def _pass_through(tr, params, labels, freq, test, zs):
                   s["rerouted"].to_numpy(), details)
 
 
-def _comovement(tr, params, labels, freq, test, zs):
+def _comovement(tr, params, labels, freq, test, zs, memo=None):
     lag = params.lag[freq]
     with np.errstate(divide="ignore", invalid="ignore"):
         g_oh = np.log(tr["oh"] / tr["oh0"]).to_numpy()
         g_hd = np.log(tr["hd"] / tr["hd0"]).to_numpy()
     amt, s1, s0 = rerouted(tr, freq)
-    m, z = measure_z(tr, params, freq, zs, "co")
+    m, z = measure_z(tr, params, freq, zs, "co", memo)
     sel = np.isfinite(z) & (z >= params.min_score) & (m > 0) & test[tr["t"]]
     if not sel.any():
         return None
@@ -288,12 +288,12 @@ def _thin_hub(tr, params, labels, freq, test, zs):
                   s["rerouted"].to_numpy(), details)
 
 
-def _origin_washing(tr, params, labels, freq, test, zs):
+def _origin_washing(tr, params, labels, freq, test, zs, memo=None):
     lag = params.lag[freq]
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.log(tr["hd"] / tr["hx"]).to_numpy()
         w0 = np.log(tr["hd0"] / tr["hx0"]).to_numpy()
-    _, z = measure_z(tr, params, freq, zs, "ow")
+    _, z = measure_z(tr, params, freq, zs, "ow", memo)
     sel = np.isfinite(z) & (z >= params.min_score) & (w > 0) & test[tr["t"]]
     if not sel.any():
         return None
@@ -398,7 +398,8 @@ def part_stats(flows: pd.DataFrame, params: EntrepotParams | None = None, period
         built = {}
         for freq, part_labels in freqs.items():
             tr, labels = legs_of(flows, prep, params, periods, freq)
-            built[freq] = (tr, labels)
+            memo: dict = {}  # the measures, for the run of the same table
+            built[freq] = (tr, labels, memo)
             rec = {"span": None if labels is None else (labels[0], labels[-1]), "rows_at": set(), "n_tested": 0,
                    "z": {}, "ss": {}, "legs": None}
             under_test = False
@@ -413,7 +414,7 @@ def part_stats(flows: pd.DataFrame, params: EntrepotParams | None = None, period
                 for name, (func, _) in MEASURES.items():
                     if not wanted[name]:
                         continue
-                    x, fin = func(tr, params, freq)
+                    x, fin = memo[name] = func(tr, params, freq)
                     sel = fin & at_test
                     if sel.any():
                         rec["z"][name] = pd.DataFrame({"period": tr["period"].to_numpy()[sel],
@@ -503,26 +504,27 @@ def run_part(flows: pd.DataFrame, params: EntrepotParams | None, periods: list[s
                 continue
             if freq not in freqs:
                 continue
-            tr, labels = built.get(freq, (None, None))
+            tr, labels, memo = built.get(freq, (None, None, None))
             if freq not in built or labels != g["axis"]:
                 tr, labels = legs_of(flows, prep, params, periods, freq, axis=g["axis"])
+                memo = None
             if tr is None or tr.empty:
                 continue
             test = period_mask(labels, periods)
             tr.attrs["n_tested"] = int(g["n_tested"])
             zs = g["z"]
             if "pass_through" in params.signals or "thin_hub" in params.signals:
-                pt = _pass_through(tr, params, labels, freq, test, zs)
+                pt = _pass_through(tr, params, labels, freq, test, zs, memo)
                 if "pass_through" in params.signals:
                     out.append(pt)
             if "comovement" in params.signals:
-                out.append(_comovement(tr, params, labels, freq, test, zs))
+                out.append(_comovement(tr, params, labels, freq, test, zs, memo))
             if "share_shift" in params.signals:
                 out.append(_share_shift(tr, params, labels, freq, test, zs))
             if "thin_hub" in params.signals:
                 out.append(_thin_hub(tr, params, labels, freq, test, zs))
             if "origin_washing" in params.signals:
-                out.append(_origin_washing(tr, params, labels, freq, test, zs))
+                out.append(_origin_washing(tr, params, labels, freq, test, zs, memo))
             keep = ["period", "o", "h", "d", "hs", "oh", "oh0", "hd", "hd0", "od", "od0", "hx", "hm"]
             tables[f"triples_{freq}"] = tr.loc[test[tr["t"]], keep].sort_values(
                 ["period", "o", "h", "d", "hs"]).reset_index(drop=True)
@@ -538,6 +540,9 @@ def combine_parts(results: list[CheckResult], stats: dict) -> CheckResult:
         name = f"triples_{f}"
         got = [r.tables[name] for r in results if name in r.tables]
         if not got:
+            continue
+        if len(got) == 1:  # one part's table is in order already
+            tables[name] = got[0]
             continue
         full = [t for t in got if len(t)] or got[:1]
         t = full[0] if len(full) == 1 else pd.concat(full, ignore_index=True)

@@ -88,6 +88,12 @@ def event_period(ev, freq: str) -> str:
     return ev[:4] if freq == "A" else (ev[:7] if freq == "M" else f"{ev[:4]}-Q{(int(ev[5:7]) + 2) // 3}")
 
 
+def _ordinal(label: str) -> int:
+    """:func:`tradeanomaly.periods.period_ordinal` of one label."""
+    year, sub = int(label[:4]), label[5:]
+    return year * 4 + int(sub[1]) - 1 if sub.startswith("Q") else (year * 12 + int(sub) - 1 if sub else year)
+
+
 def _needed_positions(labels: list[str], params, freq: str, periods, every_event: bool = False) -> np.ndarray:
     """Period positions a test of ``periods`` reads from the triples table: those periods, and the period before
     each tariff event whose post-event period is under test (the share shift compares the two).
@@ -100,16 +106,16 @@ def _needed_positions(labels: list[str], params, freq: str, periods, every_event
     pos = {lb: i for i, lb in enumerate(labels)}
     w = params.event_window[freq]
     if every_event and labels:
-        o0 = int(P.period_ordinal(pd.Series(labels[:1], dtype="str"))[0])
-        mine = [str(p) for p in periods if P.frequency(str(p)) == freq] if periods is not None else None
-        tested = P.period_ordinal(pd.Series(mine, dtype="str")) if mine else np.zeros(0, dtype=np.int64)
+        o0 = _ordinal(labels[0])
+        tested = np.array([_ordinal(str(p)) for p in periods if P.frequency(str(p)) == freq] if periods is not None
+                          else [], dtype=np.int64)
     for ev in params.tariff_events:
         p_e = event_period(ev, freq)
         te = pos.get(p_e)
         if te is not None and te >= 1 and test[min(te + w, len(labels) - 1)]:
             need[te - 1] = True
         if every_event and labels:
-            oe = int(P.period_ordinal(pd.Series([p_e], dtype="str"))[0])
+            oe = _ordinal(p_e)
             t = oe - 1 - o0
             if 0 <= t < len(labels) and (periods is None or ((tested >= oe) & (tested <= oe + w)).any()):
                 need[t] = True
@@ -512,11 +518,11 @@ def ow_input(tr, params, freq):
 MEASURES = {"pt": (pt_input, "share_floor"), "co": (co_input, "growth_floor"), "ow": (ow_input, "growth_floor")}
 
 
-def measure_z(tr, params, freq, zs, name):
+def measure_z(tr, params, freq, zs, name, memo=None):
     """``(measure, z)`` of every triple: z across the triples of the same period, destination and product level of
     the whole table (``zs``: the reduce step's tables)."""
     func, _ = MEASURES[name]
-    x, fin = func(tr, params, freq)
+    x, fin = memo[name] if memo and name in memo else func(tr, params, freq)  # (the reduce step's, same table)
     z = np.full(len(tr), np.nan)
     if fin.any():
         z[fin] = cross_z(zs.get(name), zg_keys(tr, fin), x[fin])
