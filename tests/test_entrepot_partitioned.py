@@ -118,6 +118,10 @@ def test_hub_share_screen_runs_on_the_parts_summed_legs(panel):
                        dest.assign(hs=np.where(hs == "TOTAL", hs, hs + "0202"))], ignore_index=True)
     with pytest.raises(ConfigError, match="share_level 2"):
         _results(mixed, labels[-3:], coarse)
+    # so an engine does not split it: such a run is one task (its reduce step over the whole table)
+    check = get_check("entrepot")
+    assert not check.splits(CheckContext(periods=labels[-3:], params=coarse))
+    assert check.splits(CheckContext(periods=labels[-3:], params=params))
 
 
 def test_sample_check_runs_in_partitions_on_dask_and_equals_pandas():

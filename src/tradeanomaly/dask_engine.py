@@ -13,8 +13,9 @@ What a run with ``engine.name: dask`` does (see :func:`open_flows` and :class:`D
    shuffled on its key (``Check.partition_key``) into ``engine.partitions`` partitions; its global statistics
    are computed as a reduction (``Check.stats_part`` per partition, ``Check.stats_combine`` on the driver, a
    few numbers) and broadcast with the task; each partition runs ``Check.run``, the pandas code of the pandas
-   engine, on its rows in input order; ``Check.combine`` merges the results on the driver. A check whose body
-   still needs every key at once runs as one task on one worker. Only ``CheckResult`` objects (findings, detail
+   engine, on its rows in input order; ``Check.combine`` merges the results on the driver. A check that does not
+   split for this run (``Check.splits``) runs as one task on one worker: its reduce step over the whole table,
+   then its run, as on the pandas engine. Only ``CheckResult`` objects (findings, detail
    tables, ledgers) travel back.
 3. **Scoring, ranking and the report** stay on the driver: they see findings, not flows. The report's charts
    get the rows of the flagged subjects' reporters only (:meth:`DaskExecutor.rows_for`).
@@ -97,8 +98,13 @@ def _run_part(df: pd.DataFrame, check: Check, context: CheckContext) -> CheckRes
     return check.run(part.reset_index(drop=True), context)
 
 
-def _run_whole(parts: list[pd.DataFrame], check: Check, context: CheckContext) -> CheckResult:
-    return _run_part(pd.concat(parts, ignore_index=True), check, context)
+def _run_whole(parts: list[pd.DataFrame], check: Check, context: CheckContext):
+    """A check that does not split, as the pandas engine runs it: its reduce step over the whole table, then its
+    run, in one task; ``(result, stats)``."""
+    whole = check.select(_in_order(pd.concat(parts, ignore_index=True), keep_row=check.partitioned), context.periods)
+    whole = whole.reset_index(drop=True)
+    context.stats = check.stats_combine([check.stats_part(whole, context)])
+    return check.run(whole, context), context.stats
 
 
 def _stats_part(df: pd.DataFrame, check: Check, context: CheckContext):
@@ -156,9 +162,7 @@ class DaskExecutor:
             results = self.client.gather(self._map(_run_part, shuffled, check, context_f))
             self.tasks.append(f"{check.name}: {len(shuffled)} partitions")
             return check.combine(results, context)
-        stats_parts = self.client.gather(self._map(_stats_part, self.parts, check, context))
-        context.stats = check.stats_combine(stats_parts)
-        result = self.client.submit(_run_whole, self.parts, check, context, pure=False).result()
+        result, context.stats = self.client.submit(_run_whole, self.parts, check, context, pure=False).result()
         self.tasks.append(f"{check.name}: 1 task")
         return check.combine([result], context)
 

@@ -210,8 +210,9 @@ class EntrepotCheck(_ModuleCheck):
     the records of those z values (period, destination, level, measure); the driver takes each group's median and
     robust scale with the whole table's code (and runs the hub_share screen, which compares products, on the
     parts' summed legs where no triple is tested), broadcast to every part. ``combine`` adds the hub_share
-    findings and puts findings and triples tables in the whole table's order. A ``share_level`` under 6 whose sums
-    take products of different partitions cannot be split: the reduce step raises a ConfigError."""
+    findings and puts findings and triples tables in the whole table's order. A ``share_level`` under 6 (sums that
+    take products of different partitions) is not split (:meth:`splits`): such a run is one task; split anyway,
+    the reduce step raises a ConfigError."""
 
     name = "entrepot"
     module = "tradeanomaly.checks.entrepot"
@@ -224,6 +225,11 @@ class EntrepotCheck(_ModuleCheck):
 
     def partition_key(self, flows: pd.DataFrame) -> pd.Series:
         return flows["hs"].astype("str").fillna("").str.slice(0, 6)
+
+    def splits(self, context: CheckContext) -> bool:
+        """Split on the product's first 6 digits unless the hub_share screen sums codes to fewer digits."""
+        level = getattr(context.params, "share_level", 6) if context.params is not None else 6
+        return super().splits(context) and int(level) >= 6
 
     def stats_part(self, partition: pd.DataFrame, context: CheckContext):
         return self._module().part_stats(partition, context.params, context.periods)
