@@ -27,7 +27,7 @@ def main() -> None:
     result = run(load_config(overrides={"out": args.out}))
     print(f"sample run {result.run_id}: {len(result.flows):,} flows, "
           f"{int(result.flags['rank'].notna().sum())} ranked cases, {time.perf_counter() - t0:.1f} s")
-    html = result.out_dir / "report.html"
+    html = (result.out_dir / "report.html").resolve()
     print(f"report.html {html.stat().st_size:,} bytes, {html.read_text(encoding='utf-8').count('<svg'):,} charts")
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     with sync_playwright() as pw:
