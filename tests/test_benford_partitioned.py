@@ -97,22 +97,15 @@ def test_dask_engine_in_8_partitions_equals_pandas(panel):
     """The Dask engine shuffles the rows on the reporter into 8 partitions, runs the reduce step, each partition and
     combine: the pandas engine's result, byte for byte (the CLI runs on the sample compare the same way)."""
     pytest.importorskip("distributed", reason="the Dask engine is the optional extra `dask`")
-    from tradeanomaly.dask_engine import DaskExecutor, _slice
-    from tradeanomaly.engine import PandasExecutor, close_client, get_client
+    from dask_support import run_on_dask
+    from tradeanomaly.engine import PandasExecutor
 
     check = get_check("benford")
     flows = panel.reset_index(drop=True)
     periods = sorted(pd.unique(flows["period"].astype(str)))[-3:]
     pandas_res = PandasExecutor(flows).run_check(check, CheckContext(periods=periods, params={}))
-    numbered = flows.assign(**{ROW: np.arange(len(flows), dtype=np.int64)})
-    client = get_client(2)
-    try:
-        parts = [client.scatter(_slice(numbered, i, 3)) for i in range(3)]
-        executor = DaskExecutor(client, parts, len(flows), 8)
-        dask_res = executor.run_check(check, CheckContext(periods=periods, params={}))
-    finally:
-        close_client(client)
-    assert executor.tasks == ["benford: 8 partitions"]
+    dask_res, tasks = run_on_dask(check, flows, CheckContext(periods=periods, params={}))
+    assert tasks == ["benford: 8 partitions"]
     assert len(pandas_res.findings) > 0
     assert _csvs(pandas_res) == _csvs(dask_res)
 
@@ -132,21 +125,14 @@ def test_dask_engine_cuts_its_chunks_where_the_whole_table_does(panel):
     step gets the rows' positions, so the audit's float sums (distortion factor, mantissa arc) keep the pandas
     engine's bits."""
     pytest.importorskip("distributed", reason="the Dask engine is the optional extra `dask`")
-    from tradeanomaly.dask_engine import DaskExecutor, _slice
-    from tradeanomaly.engine import PandasExecutor, close_client, get_client
+    from dask_support import run_on_dask
+    from tradeanomaly.engine import PandasExecutor
 
     check = get_check("benford")
     flows = panel.reset_index(drop=True)
     assert int((flows["value_usd"] >= 10).sum()) > 65_536
     pandas_res = PandasExecutor(flows).run_check(check, CheckContext(periods=None, params={}))
-    numbered = flows.assign(**{ROW: np.arange(len(flows), dtype=np.int64)})
-    client = get_client(2)
-    try:
-        parts = [client.scatter(_slice(numbered, i, 3)) for i in range(3)]
-        executor = DaskExecutor(client, parts, len(flows), 8)
-        dask_res = executor.run_check(check, CheckContext(periods=None, params={}))
-    finally:
-        close_client(client)
+    dask_res, tasks = run_on_dask(check, flows, CheckContext(periods=None, params={}))
     assert _csvs(pandas_res) == _csvs(dask_res)
 
 
@@ -154,8 +140,8 @@ def test_dask_engine_runs_groups_across_reporters_as_one_task(panel):
     """Groups by flow (every reporter's exports together) cannot be split on the reporter: the Dask engine asks
     ``splits`` and runs the check as one task, with the pandas engine's result."""
     pytest.importorskip("distributed", reason="the Dask engine is the optional extra `dask`")
-    from tradeanomaly.dask_engine import DaskExecutor, _slice
-    from tradeanomaly.engine import PandasExecutor, close_client, get_client
+    from dask_support import run_on_dask
+    from tradeanomaly.engine import PandasExecutor
 
     check = get_check("benford")
     flows = panel.reset_index(drop=True)
@@ -164,14 +150,7 @@ def test_dask_engine_runs_groups_across_reporters_as_one_task(panel):
     assert not check.splits(CheckContext(periods=periods, params=params))
     assert check.splits(CheckContext(periods=periods, params={}))
     pandas_res = PandasExecutor(flows).run_check(check, CheckContext(periods=periods, params=params))
-    numbered = flows.assign(**{ROW: np.arange(len(flows), dtype=np.int64)})
-    client = get_client(2)
-    try:
-        parts = [client.scatter(_slice(numbered, i, 3)) for i in range(3)]
-        executor = DaskExecutor(client, parts, len(flows), 8)
-        dask_res = executor.run_check(check, CheckContext(periods=periods, params=params))
-    finally:
-        close_client(client)
-    assert executor.tasks == ["benford: 1 task"]
+    dask_res, tasks = run_on_dask(check, flows, CheckContext(periods=periods, params=params))
+    assert tasks == ["benford: 1 task"]
     assert len(pandas_res.findings) > 0
     assert _csvs(pandas_res) == _csvs(dask_res)

@@ -175,18 +175,12 @@ def test_band_starts_give_the_bands_of_the_sorted_sizes(bands):
 
 def test_dask_engine_runs_mirror_in_eight_partitions_and_equals_pandas(panel):
     pytest.importorskip("distributed", reason="the Dask engine is the optional extra `dask`")
-    from tradeanomaly.dask_engine import DaskExecutor, _slice
-    from tradeanomaly.engine import PandasExecutor, close_client, get_client
+    from dask_support import run_on_dask
+    from tradeanomaly.engine import PandasExecutor
 
     check, flows, periods, params = panel
     plain = flows.drop(columns=[ROW])
     pandas_res = PandasExecutor(plain).run_check(check, CheckContext(periods=periods, params=params))
-    client = get_client(2)
-    try:
-        parts = [client.scatter(_slice(flows, i, 4)) for i in range(4)]
-        executor = DaskExecutor(client, parts, len(flows), 8)
-        dask_res = executor.run_check(check, CheckContext(periods=periods, params=params))
-    finally:
-        close_client(client)
-    assert executor.tasks == ["mirror: 8 partitions"]
+    dask_res, tasks = run_on_dask(check, flows, CheckContext(periods=periods, params=params), parts=4)
+    assert tasks == ["mirror: 8 partitions"]
     _assert_same(pandas_res, dask_res)

@@ -54,21 +54,14 @@ def test_each_reporter_alone_on_the_whole_tables_axis(panel):
 
 def test_dask_engine_in_8_partitions_equals_pandas(panel):
     pytest.importorskip("distributed", reason="the Dask engine is the optional extra `dask`")
-    from tradeanomaly.dask_engine import DaskExecutor, _slice
-    from tradeanomaly.engine import PandasExecutor, close_client, get_client
+    from dask_support import run_on_dask
+    from tradeanomaly.engine import PandasExecutor
 
     check = get_check("series")
     params = check.params({})
     periods = sorted(pd.unique(panel["period"].astype(str)))[-3:]
     pandas_res = PandasExecutor(panel).run_check(check, CheckContext(periods=periods, params=params))
-    numbered = panel.assign(**{ROW: np.arange(len(panel), dtype=np.int64)})
-    client = get_client(2)
-    try:
-        parts = [client.scatter(_slice(numbered, i, 3)) for i in range(3)]
-        executor = DaskExecutor(client, parts, len(panel), 8)
-        dask_res = executor.run_check(check, CheckContext(periods=periods, params=params))
-    finally:
-        close_client(client)
-    assert executor.tasks == ["series: 8 partitions"]
+    dask_res, tasks = run_on_dask(check, panel, CheckContext(periods=periods, params=params))
+    assert tasks == ["series: 8 partitions"]
     assert len(pandas_res.findings) > 0
     assert _csvs(pandas_res) == _csvs(dask_res)
